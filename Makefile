@@ -1,0 +1,41 @@
+# Two commands a newcomer needs: `make dashboard` and `make test`.
+# Each creates .venv from pyproject.toml when it is missing or older than pyproject.toml.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: dashboard test lab bench notebooks chromium venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps record that the installed packages match pyproject.toml.
+$(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
+	$(PIP) -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	touch $@ $(VENV)/.installed-runtime
+
+venv: $(VENV)/.installed-test
+
+# Debian's Chromium for the browser tests (Playwright drives it; no `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+dashboard: $(VENV)/.installed-runtime
+	$(BIN)/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+
+test: $(VENV)/.installed-test chromium
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed-runtime
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

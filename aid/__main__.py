@@ -1,0 +1,97 @@
+"""Command line: ``python -m aid questions|triage ...``.
+
+Exit codes: 0 success, 2 bad input (the message names the field and what is allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from .answers import AnswerError, allowed_text
+from .knowledge import load_knowledge
+from .report import to_markdown
+from .triage import triage
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}"))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(_fail(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}"))
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_questions(args: argparse.Namespace) -> int:
+    kb = load_knowledge()
+    if args.json:
+        rows = [
+            {
+                "id": q.id, "section": q.section, "prompt": q.prompt, "help": q.help,
+                "kind": q.kind, "options": list(q.options), "option_labels": list(q.option_labels),
+                "minimum": q.minimum, "maximum": q.maximum, "unit": q.unit,
+                "enable_when": q.enable_when.text, "required": q.required,
+                "allowed": allowed_text(q),
+            }
+            for q in kb.questions.values()
+        ]
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return 0
+    section = None
+    for q in kb.questions.values():
+        if q.section != section:
+            section = q.section
+            print(f"\n## {section}")
+        flag = " (required)" if q.required else ""
+        shown = f"  [asked when {q.enable_when.text}]" if q.enable_when.atoms else ""
+        print(f"- {q.id}{flag}: {q.prompt}\n    {allowed_text(q)}{shown}")
+    return 0
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    raw = _read_json(args.file)
+    if not isinstance(raw, dict):
+        return _fail("the answers file must hold one JSON object keyed by question id")
+    try:
+        result = triage(raw)
+    except AnswerError as exc:
+        return _fail(str(exc))
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        print(to_markdown(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m aid", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("questions", help="list the questions and what each accepts")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_questions)
+    p = sub.add_parser("triage", help="triage one person's answers (a JSON object)")
+    p.add_argument("file", help="JSON file of answers keyed by question id, or - for stdin")
+    p.add_argument("--json", action="store_true", help="print Result.to_dict() as JSON")
+    p.set_defaults(func=cmd_triage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,434 @@
+"""Load and validate the knowledge tables in ``data/knowledge`` once.
+
+Every fact the aid states lives in a CSV row with a stable ``id`` and a ``source`` from
+``sources.csv``. This module turns those rows into frozen dataclasses and checks every
+cross-reference at load time (question, option, cause and source ids; the ``when`` grammar;
+duplicate ids; missing or unknown columns). A broken table is a :class:`KnowledgeError` naming the
+file, the line and the column, so a bad edit fails the first test run instead of a patient.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterator, Mapping
+
+from .conditions import Atom, Condition, ConditionError, NUMERIC_OPERATORS, parse
+from .urgency import Urgency
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "knowledge"
+
+QUESTION_KINDS = ("yesno", "choice", "multi", "number", "scale")
+YESNO_OPTIONS = ("yes", "no")
+CAUSE_GROUPS = ("muscular", "spinal", "nerve", "visceral", "systemic", "gynaecological", "serious")
+ADVICE_KINDS = ("selfcare", "treatment", "prevention", "caution", "safetynet", "tests")
+SOURCE_KINDS = ("article", "guideline")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "sources.csv": ("id", "kind", "title", "publisher", "date", "reference"),
+    "questions.csv": (
+        "id", "section", "prompt", "help", "kind", "options", "option_labels", "unit",
+        "enable_when", "required", "source",
+    ),
+    "red_flags.csv": ("id", "group", "when", "urgency", "reason", "clinician_note", "source"),
+    "causes.csv": ("id", "name", "lay_name", "group", "summary", "source"),
+    "cause_evidence.csv": ("id", "cause", "when", "weight", "explanation", "source"),
+    "advice.csv": (
+        "id", "kind", "text", "applies_to", "when", "avoid_when", "avoid_reason", "source",
+    ),
+}
+
+
+class KnowledgeError(ValueError):
+    """A knowledge table is malformed. ``file``, ``line`` and ``column`` say exactly where."""
+
+    def __init__(self, file: str, line: int | None, column: str | None, message: str):
+        self.file, self.line, self.column = file, line, column
+        where = file + (f", line {line}" if line else "") + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    kind: str
+    title: str
+    publisher: str
+    date: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the questionnaire (FHIR Questionnaire ``item`` in spirit)."""
+
+    id: str
+    section: str
+    prompt: str
+    help: str
+    kind: str
+    options: tuple[str, ...]
+    option_labels: tuple[str, ...]
+    minimum: float | None
+    maximum: float | None
+    unit: str
+    enable_when: Condition
+    required: bool
+    source: tuple[str, ...]
+
+    def label_of(self, value: object) -> str:
+        """Plain-words text of an answer value, for explanations and reports."""
+        if self.kind in ("number", "scale"):
+            number = f"{float(value):g}"  # type: ignore[arg-type]
+            return f"{number} {self.unit}".strip()
+        if isinstance(value, (tuple, list, frozenset, set)):
+            return ", ".join(self.label_of(v) for v in value)
+        labels = dict(zip(self.options, self.option_labels))
+        return labels.get(str(value), str(value))
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A rule: when its condition holds, urgency is at least ``urgency`` for ``reason``."""
+
+    id: str
+    group: str
+    when: Condition
+    urgency: Urgency
+    reason: str
+    clinician_note: str
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str
+    name: str
+    lay_name: str
+    group: str
+    summary: str
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CauseEvidence:
+    id: str
+    cause: str
+    when: Condition
+    weight: float
+    explanation: str
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Advice:
+    id: str
+    kind: str
+    text: str
+    applies_to: tuple[str, ...]  # cause ids, or ("*",) for everyone
+    when: Condition
+    avoid_when: tuple[Condition, ...]  # any one of them holding withholds the advice
+    avoid_reason: str
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """All tables, validated. Immutable: share it freely between threads and kernels."""
+
+    directory: Path
+    version: str
+    sources: Mapping[str, Source]
+    questions: Mapping[str, Question]
+    red_flags: tuple[RedFlag, ...]
+    causes: Mapping[str, Cause]
+    cause_evidence: tuple[CauseEvidence, ...]
+    advice: tuple[Advice, ...]
+
+    @property
+    def red_flag_questions(self) -> frozenset[str]:
+        """Questions whose answer can raise urgency to urgent or emergency."""
+        return frozenset(
+            a.question
+            for rule in self.red_flags
+            if rule.urgency >= Urgency.URGENT
+            for a in rule.when.atoms
+            if a.op != "!="
+        )
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(q.section for q in self.questions.values()))
+
+
+# --------------------------------------------------------------------------- loading
+
+_cache: dict[Path, Knowledge] = {}
+_lock = threading.Lock()
+
+
+def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge:
+    """Return the validated knowledge base, loading it once per directory (thread-safe)."""
+    path = Path(directory) if directory is not None else DEFAULT_DIR
+    path = path.resolve()
+    with _lock:
+        if path not in _cache:
+            _cache[path] = _load(path)
+        return _cache[path]
+
+
+def _rows(directory: Path, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) with every expected column present and nothing extra."""
+    file = directory / name
+    if not file.exists():
+        raise KnowledgeError(name, None, None, f"file is missing from {directory}")
+    with file.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = tuple(reader.fieldnames or ())
+        expected = COLUMNS[name]
+        for column in expected:
+            if column not in header:
+                raise KnowledgeError(name, 1, column, "required column is missing")
+        for column in header:
+            if column not in expected:
+                raise KnowledgeError(
+                    name, 1, column, f"unknown column; expected {', '.join(expected)}"
+                )
+        seen: set[str] = set()
+        for row in reader:
+            line = reader.line_num
+            if None in row or any(v is None for v in row.values()):
+                raise KnowledgeError(name, line, None, "wrong number of fields in this row")
+            row = {k: v.strip() for k, v in row.items()}
+            if not row["id"]:
+                raise KnowledgeError(name, line, "id", "every row needs an id")
+            if row["id"] in seen:
+                raise KnowledgeError(name, line, "id", f"duplicate id {row['id']!r}")
+            seen.add(row["id"])
+            yield line, row
+
+
+def _split(text: str, sep: str = "|") -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(sep) if p.strip())
+
+
+class _Checker:
+    """Cross-reference checks shared by all tables, with the location for error messages."""
+
+    def __init__(self, sources: Mapping[str, Source], questions: Mapping[str, Question]):
+        self.sources, self.questions = sources, questions
+
+    def source(self, file: str, line: int, text: str) -> tuple[str, ...]:
+        ids = _split(text, ";")
+        if not ids:
+            raise KnowledgeError(file, line, "source", "every row must cite a source id")
+        for sid in ids:
+            if sid not in self.sources:
+                raise KnowledgeError(
+                    file, line, "source", f"unknown source id {sid!r}; known: {', '.join(self.sources)}"
+                )
+        return ids
+
+    def condition(self, file: str, line: int, column: str, text: str) -> Condition:
+        try:
+            condition = parse(text)
+        except ConditionError as exc:
+            raise KnowledgeError(file, line, column, str(exc)) from None
+        for atom in condition.atoms:
+            self.atom(file, line, column, atom)
+        return condition
+
+    def atom(self, file: str, line: int, column: str, atom: Atom) -> None:
+        question = self.questions.get(atom.question)
+        if question is None:
+            raise KnowledgeError(file, line, column, f"unknown question id {atom.question!r}")
+        if atom.op == "exists":
+            return
+        numeric = question.kind in ("number", "scale")
+        if atom.op in NUMERIC_OPERATORS:
+            if not numeric:
+                raise KnowledgeError(
+                    file, line, column,
+                    f"`{atom}` compares a number but {question.id!r} is a {question.kind} question",
+                )
+            return
+        if numeric:
+            raise KnowledgeError(
+                file, line, column,
+                f"`{atom}`: use <, <=, >, >= for the number question {question.id!r}",
+            )
+        for value in atom.values:
+            if value not in question.options:
+                raise KnowledgeError(
+                    file, line, column,
+                    f"unknown option {value!r} for question {question.id!r}; "
+                    f"allowed: {', '.join(question.options)}",
+                )
+
+
+def _enum(file: str, line: int, column: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise KnowledgeError(file, line, column, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _text(file: str, line: int, column: str, value: str) -> str:
+    if not value:
+        raise KnowledgeError(file, line, column, "must not be empty")
+    return value
+
+
+def _load(directory: Path) -> Knowledge:
+    sources: dict[str, Source] = {}
+    for line, row in _rows(directory, "sources.csv"):
+        _enum("sources.csv", line, "kind", row["kind"], SOURCE_KINDS)
+        _text("sources.csv", line, "title", row["title"])
+        sources[row["id"]] = Source(**row)
+
+    questions: dict[str, Question] = {}
+    pending_enable: list[tuple[int, str, str]] = []
+    for line, row in _rows(directory, "questions.csv"):
+        questions[row["id"]] = _question(line, row, sources)
+        pending_enable.append((line, row["id"], row["enable_when"]))
+    check = _Checker(sources, questions)
+    for line, qid, text in pending_enable:  # after all questions exist: forward references are fine
+        cond = check.condition("questions.csv", line, "enable_when", text)
+        if qid in cond.questions:
+            raise KnowledgeError("questions.csv", line, "enable_when", f"{qid!r} depends on itself")
+        questions[qid] = _replace_enable(questions[qid], cond)
+
+    red_flags = []
+    for line, row in _rows(directory, "red_flags.csv"):
+        f = "red_flags.csv"
+        when = check.condition(f, line, "when", _text(f, line, "when", row["when"]))
+        urgency = Urgency(_enum(f, line, "urgency", row["urgency"], ("emergency", "urgent", "soon")))
+        red_flags.append(RedFlag(
+            id=row["id"], group=_text(f, line, "group", row["group"]), when=when, urgency=urgency,
+            reason=_text(f, line, "reason", row["reason"]), clinician_note=row["clinician_note"],
+            source=check.source(f, line, row["source"]),
+        ))
+
+    causes: dict[str, Cause] = {}
+    for line, row in _rows(directory, "causes.csv"):
+        f = "causes.csv"
+        causes[row["id"]] = Cause(
+            id=row["id"], name=_text(f, line, "name", row["name"]),
+            lay_name=_text(f, line, "lay_name", row["lay_name"]),
+            group=_enum(f, line, "group", row["group"], CAUSE_GROUPS),
+            summary=_text(f, line, "summary", row["summary"]), source=check.source(f, line, row["source"]),
+        )
+
+    evidence = []
+    for line, row in _rows(directory, "cause_evidence.csv"):
+        f = "cause_evidence.csv"
+        if row["cause"] not in causes:
+            raise KnowledgeError(f, line, "cause", f"unknown cause id {row['cause']!r}")
+        try:
+            weight = float(row["weight"])
+        except ValueError:
+            raise KnowledgeError(f, line, "weight", f"{row['weight']!r} is not a number") from None
+        evidence.append(CauseEvidence(
+            id=row["id"], cause=row["cause"],
+            when=check.condition(f, line, "when", _text(f, line, "when", row["when"])),
+            weight=weight, explanation=_text(f, line, "explanation", row["explanation"]),
+            source=check.source(f, line, row["source"]),
+        ))
+
+    advice = []
+    for line, row in _rows(directory, "advice.csv"):
+        f = "advice.csv"
+        applies = _split(row["applies_to"], ";") or ("*",)
+        for cause in applies:
+            if cause != "*" and cause not in causes:
+                raise KnowledgeError(f, line, "applies_to", f"unknown cause id {cause!r}")
+        avoid = tuple(
+            check.condition(f, line, "avoid_when", part) for part in _split(row["avoid_when"], " or ")
+        )
+        if avoid and not row["avoid_reason"]:
+            raise KnowledgeError(f, line, "avoid_reason", "say in plain words why the advice is withheld")
+        advice.append(Advice(
+            id=row["id"], kind=_enum(f, line, "kind", row["kind"], ADVICE_KINDS),
+            text=_text(f, line, "text", row["text"]), applies_to=applies,
+            when=check.condition(f, line, "when", row["when"]), avoid_when=avoid,
+            avoid_reason=row["avoid_reason"], source=check.source(f, line, row["source"]),
+        ))
+
+    return Knowledge(
+        directory=directory,
+        version=_version(directory),
+        sources=MappingProxyType(sources),
+        questions=MappingProxyType(questions),
+        red_flags=tuple(red_flags),
+        causes=MappingProxyType(causes),
+        cause_evidence=tuple(evidence),
+        advice=tuple(advice),
+    )
+
+
+def _question(line: int, row: dict[str, str], sources: Mapping[str, Source]) -> Question:
+    f = "questions.csv"
+    kind = _enum(f, line, "kind", row["kind"], QUESTION_KINDS)
+    minimum = maximum = None
+    options: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    if kind in ("number", "scale"):
+        bounds = row["options"].split("..")
+        try:
+            minimum, maximum = float(bounds[0]), float(bounds[1])
+            if len(bounds) != 2 or minimum >= maximum:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise KnowledgeError(
+                f, line, "options", f"a {kind} question needs a range like 0..10, got {row['options']!r}"
+            ) from None
+    elif kind == "yesno":
+        options, labels = YESNO_OPTIONS, ("Yes", "No")
+        if row["options"] and _split(row["options"]) != YESNO_OPTIONS:
+            raise KnowledgeError(f, line, "options", "a yesno question has the options yes|no")
+    else:
+        options, labels = _split(row["options"]), _split(row["option_labels"])
+        if len(options) < 2:
+            raise KnowledgeError(f, line, "options", "a choice needs at least two options")
+        if len(set(options)) != len(options):
+            raise KnowledgeError(f, line, "options", "an option is listed twice")
+        for option in options:
+            if not option.replace("_", "").isalnum() or option != option.lower():
+                raise KnowledgeError(f, line, "options", f"option id {option!r} must be lower_snake_case")
+        if len(labels) != len(options):
+            raise KnowledgeError(
+                f, line, "option_labels",
+                f"{len(labels)} labels for {len(options)} options; give one label per option",
+            )
+    required = _enum(f, line, "required", row["required"] or "no", YESNO_OPTIONS) == "yes"
+    source = _split(row["source"], ";")
+    for sid in source:
+        if sid not in sources:
+            raise KnowledgeError(f, line, "source", f"unknown source id {sid!r}")
+    if not source:
+        raise KnowledgeError(f, line, "source", "every row must cite a source id")
+    return Question(
+        id=row["id"], section=_text(f, line, "section", row["section"]),
+        prompt=_text(f, line, "prompt", row["prompt"]), help=row["help"], kind=kind,
+        options=options, option_labels=labels, minimum=minimum, maximum=maximum, unit=row["unit"],
+        enable_when=Condition((), ""), required=required, source=source,
+    )
+
+
+def _replace_enable(question: Question, condition: Condition) -> Question:
+    from dataclasses import replace
+
+    return replace(question, enable_when=condition)
+
+
+def _version(directory: Path) -> str:
+    """A short hash of every table's bytes: results name the exact rules that produced them."""
+    digest = hashlib.sha256()
+    for name in sorted(COLUMNS):
+        digest.update(name.encode())
+        digest.update((directory / name).read_bytes().replace(b"\r\n", b"\n"))
+    return digest.hexdigest()[:12]
