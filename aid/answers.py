@@ -28,7 +28,7 @@ class AnswerError(ValueError):
 
     def __init__(self, question: str, problem: str, allowed: str):
         self.question, self.problem, self.allowed = question, problem, allowed
-        super().__init__(f"{question}: {problem}; allowed: {allowed}")
+        super().__init__(f"{question or repr(question)}: {problem}; allowed: {allowed}")
 
 
 def allowed_text(question: Question) -> str:
