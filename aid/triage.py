@@ -71,7 +71,7 @@ def triage(answers: Mapping[str, Any] | Answers, knowledge: Knowledge | None = N
         advice=advice,
         safety_net=safety_net,
         withheld=withheld,
-        unanswered=_unanswered_red_flags(kb, valid, urgency),
+        unanswered=_unanswered_red_flags(kb, valid, urgency, reasons),
         unanswered_required=tuple(
             q.id for q in kb.questions.values()
             if q.required and q.id not in valid and q.enable_when.matches(valid)
@@ -173,17 +173,25 @@ def _select_advice(
 
 
 def _unanswered_red_flags(
-    kb: Knowledge, answers: Answers, urgency: Urgency
+    kb: Knowledge, answers: Answers, urgency: Urgency, reasons: tuple[Reason, ...]
 ) -> tuple[Unanswered, ...]:
-    """Unanswered questions that could still fire a rule above the current urgency.
+    """Unanswered questions that could still fire a rule that would raise the urgency.
 
     A rule "could still fire" when every atom on an answered question holds; each of its
-    unanswered (positive) atoms names a question worth asking. Questions hidden by their
-    ``enable_when`` are skipped: the question they depend on is listed instead.
+    unanswered (positive) atoms names a question worth asking. An urgent rule raises the level
+    to emergency when an urgent rule of another group has already fired (the escalation rule).
+    Questions hidden by their ``enable_when`` are skipped: the question they depend on is listed
+    instead.
     """
+    urgent_groups = {r.group for r in reasons if r.urgency == Urgency.URGENT}
     could: dict[str, Urgency] = {}
     for rule in kb.red_flags:
-        if rule.urgency <= urgency or rule.urgency < Urgency.URGENT:
+        if rule.urgency < Urgency.URGENT:
+            continue
+        raises_to = rule.urgency
+        if rule.urgency == Urgency.URGENT and urgent_groups - {rule.group}:
+            raises_to = Urgency.EMERGENCY
+        if raises_to <= urgency:
             continue
         open_questions = []
         possible = True
@@ -198,7 +206,7 @@ def _unanswered_red_flags(
             continue
         for qid in open_questions:
             if kb.questions[qid].enable_when.matches(answers):
-                could[qid] = max(could.get(qid, rule.urgency), rule.urgency)
+                could[qid] = max(could.get(qid, raises_to), raises_to)
     order = list(kb.questions)
     return tuple(
         Unanswered(qid, kb.questions[qid].prompt, could[qid])

@@ -168,8 +168,15 @@ def test_escalation_counts_groups_not_rules(tiny):
 
 def test_unanswered_lists_only_questions_that_could_raise_urgency(tiny):
     r = triage({"fever": "yes"}, tiny)
-    # saddle (emergency) and the other group's urgent signs would escalate; fever is answered.
-    assert [u.question for u in r.unanswered] == ["saddle_numbness"]
+    # saddle (emergency), and the other group's urgent signs, which would escalate; fever is answered.
+    assert {(u.question, u.could_raise_to) for u in r.unanswered} == {
+        ("saddle_numbness", Urgency.EMERGENCY),
+        ("blood_stool", Urgency.EMERGENCY),
+        ("blood_urine", Urgency.EMERGENCY),
+    }
+    r = triage({"blood_stool": "yes"}, tiny)
+    # blood_urine is in the same group as blood_stool: answering it yes would not escalate.
+    assert {u.question for u in r.unanswered} == {"saddle_numbness", "fever"}
     r = triage({"fever": "no"}, tiny)
     assert {u.question for u in r.unanswered} == {"saddle_numbness", "blood_stool", "blood_urine"}
 
