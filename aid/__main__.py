@@ -1,4 +1,4 @@
-"""Command line: ``python -m aid questions|triage ...``.
+"""Command line: ``python -m aid questions|triage|log export ...``.
 
 Exit codes: 0 success, 2 bad input (the message names the field and what is allowed).
 """
@@ -75,6 +75,31 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log_export(args: argparse.Namespace) -> int:
+    """Write the encounter log as CSV (``-`` = stdout). Imported lazily: pandas only here."""
+    import os
+
+    from .store import DEFAULT_PATH, EncounterLog, StoreError, export_frame
+
+    setting = os.environ.get("AID_DB", "").strip()
+    if args.db is None and setting.lower() == "off":
+        return _fail("the encounter log is disabled (AID_DB=off); set AID_DB or pass --db PATH")
+    path = args.db or setting or DEFAULT_PATH
+    try:
+        frame = export_frame(EncounterLog(path, create=False).to_frame())
+    except StoreError as exc:
+        return _fail(str(exc))
+    if args.out == "-":
+        frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    try:
+        frame.to_csv(args.out, index=False, lineterminator="\n")
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror or exc}")
+    print(f"wrote {len(frame)} encounters to {args.out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aid", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="JSON file of answers keyed by question id, or - for stdin")
     p.add_argument("--json", action="store_true", help="print Result.to_dict() as JSON")
     p.set_defaults(func=cmd_triage)
+    p = sub.add_parser("log", help="the encounter log (env AID_DB, default var/encounters.sqlite3)")
+    log_sub = p.add_subparsers(dest="log_command", required=True)
+    p = log_sub.add_parser("export", help="write every logged encounter as CSV")
+    p.add_argument("out", metavar="OUT.csv", help="CSV file to write, or - for stdout")
+    p.add_argument("--db", metavar="PATH", help="the log file (default: env AID_DB, else "
+                   "var/encounters.sqlite3)")
+    p.set_defaults(func=cmd_log_export)
     return parser
 
 

@@ -1,0 +1,601 @@
+"""The encounter log: what the aid advised, to whom (a pseudonymous id only), when, under which rules.
+
+One SQLite file (the embedded default: no server to run), append-only. Each completed triage is one
+row written in one ``BEGIN IMMEDIATE`` transaction, so a process killed at any moment leaves either
+the whole encounter or nothing. Several Voila kernels may write at once: the file is in WAL mode
+(readers never wait for the writer) and every connection waits up to ``busy_timeout`` seconds for
+another writer before giving up.
+
+Durability: ``synchronous=FULL``. In WAL mode ``NORMAL`` already survives a killed process, but a
+power cut or OS crash can roll back the last commits; FULL syncs the WAL on every commit, so once
+:meth:`EncounterLog.append` has returned the record of the advice survives a power cut too. A clinic
+logs a few encounters a minute; an fsync per encounter costs milliseconds (see
+``benchmarks/store.py``), far below anything a person notices.
+
+Every failure (folder not writable, read-only file, not a database, damaged, locked for longer than
+the busy timeout, a schema this version does not know) is a :class:`StoreError` that names the file
+and says what to do; a raw ``sqlite3`` error never escapes. The dashboard catches it, shows the
+advice unchanged and a small "not saved" notice to staff.
+
+No identifying data: the only link to a person is ``subject``, a pseudonymous id checked by
+:func:`check_subject` (names, e-mail addresses and phone numbers with spaces are refused). Free-text
+``notes`` are stored exactly as typed; anything that renders them must escape them (pandas'
+``DataFrame.to_html`` does; :func:`export_frame` also neutralises spreadsheet formulas).
+
+pandas is imported only inside the functions that build frames, so ``import aid.store`` (and the
+CLI) stay light.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from .answers import AnswerError, Answers
+from .result import Result
+from .urgency import Urgency
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; pandas is imported lazily at run time
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_PATH",
+    "SCHEMA_VERSION",
+    "URGENCY_LEVELS",
+    "Encounter",
+    "EncounterLog",
+    "StoreError",
+    "check_subject",
+    "default_log",
+    "emergencies",
+    "export_frame",
+    "per_day_urgency",
+]
+
+#: ``<repo>/var/encounters.sqlite3``; ``var/`` is git-ignored. Override with env ``AID_DB``.
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "var" / "encounters.sqlite3"
+#: The layout this version writes. Older known layouts are migrated forward on open.
+SCHEMA_VERSION = 1
+#: Seconds a connection waits for another writer before the append fails with StoreError.
+BUSY_TIMEOUT = 10.0
+#: Highest first: the column order of :func:`per_day_urgency`.
+URGENCY_LEVELS = ("emergency", "urgent", "soon", "selfcare")
+
+#: Columns of :meth:`EncounterLog.to_frame`, in order.
+FRAME_COLUMNS = (
+    "id", "created_utc", "subject", "urgency", "kb_version", "aid_version", "reasons",
+    "top_cause", "notes", "answers_json", "result_json",
+)
+
+_SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FIX_PATH = (
+    "Make the file and its folder writable, set AID_DB to a writable file, "
+    "or set AID_DB=off to run without the log"
+)
+
+_APPEND_ONLY = "the encounter log is append-only: encounters cannot be changed or deleted"
+_CREATE_V1 = f"""
+CREATE TABLE schema_version (
+    version     INTEGER NOT NULL,
+    applied_utc TEXT
+);
+CREATE TABLE encounters (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_utc  TEXT NOT NULL,
+    subject      TEXT CHECK (subject IS NULL OR (length(subject) BETWEEN 1 AND 64
+                             AND subject NOT GLOB '*[^A-Za-z0-9_-]*')),
+    urgency      TEXT NOT NULL CHECK (urgency IN ('emergency', 'urgent', 'soon', 'selfcare')),
+    kb_version   TEXT NOT NULL,
+    aid_version  TEXT NOT NULL,
+    answers_json TEXT NOT NULL CHECK (json_valid(answers_json)),
+    result_json  TEXT NOT NULL CHECK (json_valid(result_json)),
+    notes        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX encounters_by_time ON encounters (created_utc);
+CREATE TRIGGER encounters_no_update BEFORE UPDATE ON encounters
+BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END;
+CREATE TRIGGER encounters_no_delete BEFORE DELETE ON encounters
+BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END;
+"""
+
+# Version 0 was the pre-release layout: `schema_version(version)` holding 0 and an `encounters`
+# table without `notes`, without CHECK constraints and without the append-only triggers. SQLite
+# cannot add constraints to a table, so the migration rebuilds it (the documented 12-step way):
+# rows keep their ids, and a row whose JSON is not valid stops the migration instead of being
+# carried into a table that promises valid JSON.
+_MIGRATE_0_TO_1 = f"""
+ALTER TABLE encounters RENAME TO encounters_v0;
+DROP TABLE schema_version;
+{_CREATE_V1}
+INSERT INTO encounters (id, created_utc, subject, urgency, kb_version, aid_version,
+                        answers_json, result_json, notes)
+SELECT id, created_utc, subject, urgency, kb_version, aid_version, answers_json, result_json, ''
+FROM encounters_v0 ORDER BY id;
+DROP TABLE encounters_v0;
+"""
+
+_MIGRATIONS = {0: _MIGRATE_0_TO_1}
+
+
+class StoreError(RuntimeError):
+    """The encounter log could not be used. The message names the file and what to do.
+
+    Attributes
+    ----------
+    path : the database file
+    problem : what went wrong, in words
+    fix : what to do about it
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, fix: str = _FIX_PATH):
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"encounter log {self.path}: {problem}. {fix}.")
+
+
+@dataclass(frozen=True)
+class Encounter:
+    """One logged triage, read back as written."""
+
+    id: int
+    created_utc: datetime
+    subject: str | None
+    urgency: Urgency
+    kb_version: str
+    aid_version: str
+    answers: dict[str, Any] = field(hash=False)
+    result: dict[str, Any] = field(hash=False)
+    notes: str = ""
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The rule ids that set the urgency (red_flags.csv ids, or the escalation rule)."""
+        return tuple(r["rule_id"] for r in self.result.get("reasons", ()))
+
+
+def check_subject(subject: str | None, path: str | os.PathLike[str] = "") -> str | None:
+    """Return ``subject`` if it looks like a pseudonymous id, else raise :class:`StoreError`.
+
+    The log must never hold names or contact details, so the only person-level field accepts
+    1-64 characters of ``A-Z a-z 0-9 _ -`` (for example ``P-0042``). The refused value is not
+    repeated in the message: it may be exactly the contact detail that must not be logged.
+    """
+    if subject is None:
+        return None
+    why = (
+        "names and contact details must not be stored; use a pseudonymous id such as P-0042 "
+        "(1-64 letters, digits, '_' or '-')"
+    )
+    if not isinstance(subject, str):
+        raise StoreError(path, f"subject must be text, got {type(subject).__name__}", why)
+    if "@" in subject or any(ch.isspace() for ch in subject):
+        raise StoreError(
+            path, "subject looks like a name or contact detail (it has '@' or a space); "
+            "nothing was stored", why,
+        )
+    if not _SUBJECT.fullmatch(subject):
+        raise StoreError(path, "subject is not a pseudonymous id; nothing was stored", why)
+    return subject
+
+
+def _utc_now() -> str:
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class EncounterLog:
+    """An append-only SQLite log of triage encounters.
+
+    Parameters
+    ----------
+    path : the database file; created (with its folder) when missing, unless ``create=False``.
+    busy_timeout : seconds to wait for another writer before failing with :class:`StoreError`.
+    create : when False, a missing file is an error instead of a new empty log (for readers such
+        as ``python -m aid log export``, where an empty result would hide a wrong path).
+
+    Opening checks the schema once: an empty file gets the current schema, an older known schema
+    is migrated forward in one transaction, anything else is refused. Each operation then uses its
+    own short-lived connection, so an instance is safe to share between threads and processes.
+    There is deliberately no update or delete method, and triggers refuse both in SQL too.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT,
+        create: bool = True,
+    ):
+        self.path = Path(path)
+        self.busy_timeout = float(busy_timeout)
+        self._create = create
+        if self.path.is_dir():
+            raise StoreError(self.path, "this path is a folder, not a database file")
+        if not create and not self.path.exists():
+            raise StoreError(
+                self.path, "no encounter log here (nothing has been logged yet, or the path is wrong)",
+                "Check AID_DB or --db; the dashboard creates the log at its first completed triage",
+            )
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    self.path, f"cannot create the folder {self.path.parent} ({exc.strerror})"
+                ) from None
+        self._open_schema()
+
+    def __repr__(self) -> str:
+        return f"EncounterLog({str(self.path)!r})"
+
+    # -- connections and errors -------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection for one operation; every sqlite3 error leaves as a StoreError."""
+        mode = "rwc" if self._create else "rw"
+        uri = f"file:{urllib.parse.quote(str(self.path))}?mode={mode}"
+        try:
+            con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            con.execute("PRAGMA synchronous = FULL")
+            yield con
+        except sqlite3.Error as exc:
+            if con.in_transaction:
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the connection is closed below; SQLite rolls back on close anyway
+            raise self._error(exc) from None
+        finally:
+            con.close()
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        """Translate a sqlite3 error into words a clinic's staff can act on."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        text = str(exc)
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+            return StoreError(
+                self.path,
+                f"locked by another program for longer than {self.busy_timeout:g} s",
+                "Close other programs that have the file open (for example a database browser) "
+                "and try again",
+            )
+        if name.startswith("SQLITE_READONLY") or "readonly" in text:
+            return StoreError(self.path, "the file or its disk is read-only")
+        if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+            return StoreError(
+                self.path, "cannot open or create the file (the folder may be missing or not "
+                "writable)",
+            )
+        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text \
+                or "malformed" in text:
+            return StoreError(
+                self.path, "the file is not a SQLite database or is damaged",
+                "Move the file aside (keep it: rows may be recoverable with "
+                "`sqlite3 FILE .recover`) and a new log is started, or set AID_DB to another file",
+            )
+        if name.startswith("SQLITE_FULL") or "disk is full" in text:
+            return StoreError(self.path, "the disk is full", "Free some space and try again")
+        if name.startswith("SQLITE_IOERR") or "disk I/O" in text:
+            return StoreError(self.path, f"disk input/output error ({text})")
+        if "append-only" in text:
+            return StoreError(self.path, _APPEND_ONLY, "Encounters can only be added")
+        return StoreError(self.path, f"database error ({name or type(exc).__name__}: {text})")
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _schema_version(self, con: sqlite3.Connection) -> int | None:
+        """The schema version in the file; None for an empty database."""
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables.discard("sqlite_sequence")
+        if not tables:
+            return None
+        if "schema_version" not in tables:
+            raise StoreError(
+                self.path, "this SQLite database is not a Back Cramp Aid encounter log "
+                "(it has no schema_version table)",
+                "Set AID_DB to another file; this one is left untouched",
+            )
+        version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if not isinstance(version, int):
+            raise StoreError(
+                self.path, "the schema_version table is empty or not a number",
+                "Move the file aside and a new log is started, or set AID_DB to another file",
+            )
+        return version
+
+    def _refuse_unknown(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                self.path,
+                f"written by a newer Back Cramp Aid (schema {version}); this version reads up "
+                f"to {SCHEMA_VERSION}",
+                "Upgrade Back Cramp Aid, or set AID_DB to another file; this one is left untouched",
+            )
+        if version != SCHEMA_VERSION and version not in _MIGRATIONS:
+            raise StoreError(
+                self.path,
+                f"schema {version} is not one this version can read or migrate "
+                f"(it reads {SCHEMA_VERSION} and migrates from {sorted(_MIGRATIONS)})",
+                "Set AID_DB to another file; this one is left untouched",
+            )
+
+    def _open_schema(self) -> None:
+        """Create, check or migrate the schema; switch the file to WAL."""
+        with self._connect() as con:
+            version = self._schema_version(con)
+            if version is not None:
+                self._refuse_unknown(version)
+            if version != SCHEMA_VERSION:
+                # Re-read under the write lock: another process may have created or migrated
+                # the file since the unlocked read above.
+                con.execute("BEGIN IMMEDIATE")
+                version = self._schema_version(con)
+                if version is None:
+                    self._run_script(con, _CREATE_V1)
+                    con.execute(
+                        "INSERT INTO schema_version (version, applied_utc) VALUES (?, ?)",
+                        (SCHEMA_VERSION, _utc_now()),
+                    )
+                elif version != SCHEMA_VERSION:
+                    self._refuse_unknown(version)
+                    while version < SCHEMA_VERSION:
+                        self._run_script(con, _MIGRATIONS[version])
+                        version += 1
+                        con.execute(
+                            "INSERT INTO schema_version (version, applied_utc) VALUES (?, ?)",
+                            (version, _utc_now()),
+                        )
+                con.execute("COMMIT")
+            if self._create:
+                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(
+                        self.path, f"cannot switch the file to WAL mode (SQLite kept {mode!r})",
+                        "Put the log on a local disk (WAL does not work on network shares)",
+                    )
+
+    @staticmethod
+    def _run_script(con: sqlite3.Connection, script: str) -> None:
+        """Run DDL statement by statement inside the open transaction.
+
+        ``Connection.executescript`` would COMMIT first; a migration must be all or nothing.
+        """
+        for statement in _statements(script):
+            con.execute(statement)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(
+        self, answers: Mapping[str, Any], result: Result, notes: str = "",
+        subject: str | None = None,
+    ) -> int:
+        """Store one completed triage in one transaction and return its id.
+
+        Parameters
+        ----------
+        answers : the answers triaged (a raw mapping or :class:`aid.Answers`). They are validated
+            like :func:`aid.triage` does and stored in their canonical JSON form; they must be the
+            answers ``result`` was computed from, so the log cannot pair advice with other answers.
+        result : the :class:`aid.Result` shown; stored whole (``Result.to_dict()``).
+        notes : free text from staff, stored exactly as typed (render it escaped).
+        subject : optional pseudonymous id (see :func:`check_subject`); never a name or contact.
+
+        Raises
+        ------
+        StoreError
+            for anything that kept the encounter from being stored; then nothing was stored.
+        """
+        subject = check_subject(subject, self.path)
+        if not isinstance(notes, str):
+            raise StoreError(self.path, f"notes must be text, got {type(notes).__name__}",
+                             "Pass the notes as a string")
+        if not isinstance(result, Result):
+            raise StoreError(self.path, f"result must be an aid.Result, got {type(result).__name__}",
+                             "Pass the Result returned by aid.triage")
+        try:
+            canonical = (answers if isinstance(answers, Answers) else Answers(answers)).to_json()
+        except AnswerError as exc:
+            raise StoreError(self.path, f"the answers are not valid ({exc}); nothing was stored",
+                             "Log the answers that were triaged") from None
+        if canonical != result.answers:
+            raise StoreError(
+                self.path, "the answers are not the ones the result was computed from; "
+                "nothing was stored", "Log the answers passed to aid.triage with its result",
+            )
+        try:
+            answers_json = json.dumps(canonical, ensure_ascii=False, allow_nan=False)
+            result_json = json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(self.path, f"the result cannot be written as JSON ({exc})",
+                             "Report this as a bug") from None
+        aid_version = _aid_version()
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            # Timestamp taken under the write lock: ids and times increase together.
+            cursor = con.execute(
+                "INSERT INTO encounters (created_utc, subject, urgency, kb_version, aid_version,"
+                " answers_json, result_json, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_utc_now(), subject, result.urgency.value, result.kb_version, aid_version,
+                 answers_json, result_json, notes),
+            )
+            con.execute("COMMIT")
+            row_id = cursor.lastrowid
+        assert row_id is not None
+        return int(row_id)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    _SELECT = (
+        "SELECT id, created_utc, subject, urgency, kb_version, aid_version, answers_json,"
+        " result_json, notes FROM encounters"
+    )
+
+    def get(self, encounter_id: int) -> Encounter:
+        """The encounter with this id; :class:`StoreError` if there is none."""
+        with self._connect() as con:
+            row = con.execute(self._SELECT + " WHERE id = ?", (int(encounter_id),)).fetchone()
+        if row is None:
+            raise StoreError(self.path, f"there is no encounter with id {encounter_id}",
+                             "Use an id returned by append() or listed by to_frame()")
+        return _encounter(row)
+
+    def count(self) -> int:
+        """How many encounters the log holds."""
+        with self._connect() as con:
+            return int(con.execute("SELECT count(*) FROM encounters").fetchone()[0])
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        with self._connect() as con:
+            return con.execute(self._SELECT + " ORDER BY id").fetchall()
+
+    def to_frame(self) -> "pd.DataFrame":
+        """The whole log as a DataFrame, one row per encounter, oldest first.
+
+        Columns: id, created_utc (datetime64 UTC), subject, urgency, kb_version, aid_version,
+        reasons (``;``-joined rule ids), top_cause (the highest-ranked possible cause's id, ``""``
+        when none), notes, answers_json, result_json.
+        """
+        import pandas as pd
+
+        records = []
+        for (row_id, created, subject, urgency, kb_version, aid_version, answers_json,
+             result_json, notes) in self._rows():
+            result = json.loads(result_json)
+            causes = result.get("causes") or []
+            records.append((
+                row_id, created, subject, urgency, kb_version, aid_version,
+                ";".join(r["rule_id"] for r in result.get("reasons", ())),
+                causes[0]["cause_id"] if causes else "", notes, answers_json, result_json,
+            ))
+        frame = pd.DataFrame.from_records(records, columns=list(FRAME_COLUMNS))
+        frame["id"] = frame["id"].astype("int64")
+        frame["created_utc"] = pd.to_datetime(frame["created_utc"], utc=True, format="ISO8601")
+        return frame
+
+
+def _statements(script: str) -> list[str]:
+    """Split DDL into statements (triggers contain ';' inside BEGIN ... END)."""
+    out, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer.strip())
+    return out
+
+
+def _aid_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _encounter(row: tuple[Any, ...]) -> Encounter:
+    (row_id, created, subject, urgency, kb_version, aid_version, answers_json, result_json,
+     notes) = row
+    return Encounter(
+        id=int(row_id), created_utc=_parse_utc(created), subject=subject,
+        urgency=Urgency(urgency), kb_version=kb_version, aid_version=aid_version,
+        answers=json.loads(answers_json), result=json.loads(result_json), notes=notes,
+    )
+
+
+def default_log() -> EncounterLog | None:
+    """The log the dashboard writes: None when env ``AID_DB`` is ``off``, else the file it names
+    (default :data:`DEFAULT_PATH`). May raise :class:`StoreError`; callers show the advice anyway.
+    """
+    setting = os.environ.get("AID_DB", "").strip()
+    if setting.lower() == "off":
+        return None
+    return EncounterLog(setting or DEFAULT_PATH)
+
+
+# -- pure helpers for the clinician notebook ------------------------------------------------
+
+def per_day_urgency(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Encounters per urgency per UTC day: one row per day from the first to the last (days
+    without encounters are zeros, so a chart's gaps are real), columns emergency, urgent, soon,
+    selfcare in that order. ``frame`` is :meth:`EncounterLog.to_frame` output.
+
+    An urgency outside the four levels is an error rather than a row silently left uncounted.
+    """
+    import pandas as pd
+
+    unknown = sorted(set(frame["urgency"].dropna()) - set(URGENCY_LEVELS)) if len(frame) else []
+    if unknown or (len(frame) and frame["urgency"].isna().any()):
+        raise ValueError(f"unknown urgency values {unknown or ['<missing>']}; "
+                         f"expected {', '.join(URGENCY_LEVELS)}")
+    columns = pd.Index(list(URGENCY_LEVELS), name="urgency")
+    if frame.empty:
+        return pd.DataFrame(0, index=pd.DatetimeIndex([], name="day"), columns=columns,
+                            dtype="int64")
+    created = pd.to_datetime(frame["created_utc"], utc=True)
+    day = created.dt.tz_localize(None).dt.normalize().rename("day")
+    table = pd.crosstab(day, frame["urgency"].astype(object))
+    days = pd.date_range(day.min(), day.max(), freq="D", name="day")
+    table = table.reindex(index=days, columns=list(URGENCY_LEVELS), fill_value=0)
+    table.columns = columns
+    return table.astype("int64")
+
+
+def emergencies(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """The emergency encounters, newest first, with why in plain words.
+
+    Columns: id, created_utc, subject, rule_ids (``;``-joined), reason_text (each fired rule's
+    plain-words reason, joined by newlines), notes. Text is returned as stored: render it escaped
+    (``DataFrame.to_html`` escapes by default; a ``Styler`` needs ``escape="html"``).
+    """
+    import pandas as pd
+
+    rows = frame[frame["urgency"] == "emergency"]
+    reason_text = [
+        "\n".join(r["reason"] for r in json.loads(text).get("reasons", ()))
+        for text in rows["result_json"]
+    ]
+    out = pd.DataFrame({
+        "id": rows["id"].to_numpy(),
+        "created_utc": rows["created_utc"].to_numpy() if len(rows) else pd.to_datetime([], utc=True),
+        "subject": rows["subject"].to_numpy(),
+        "rule_ids": rows["reasons"].to_numpy(),
+        "reason_text": reason_text,
+        "notes": rows["notes"].to_numpy(),
+    })
+    out["created_utc"] = pd.to_datetime(out["created_utc"], utc=True)
+    return out.sort_values(["created_utc", "id"], ascending=False).reset_index(drop=True)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """The log ready for CSV: times as ISO 8601 ``...Z`` text, and free text that a spreadsheet
+    would run as a formula (starting with ``= + - @``, tab or CR) prefixed with ``'`` (OWASP's
+    advice against CSV injection). Everything else is as stored.
+    """
+    out = frame.copy()
+    out["created_utc"] = [
+        t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+        for t in frame["created_utc"]
+    ]
+    for column in ("subject", "notes"):
+        out[column] = [
+            "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            for v in frame[column]
+        ]
+    return out
