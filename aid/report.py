@@ -155,8 +155,13 @@ def banner_html(urgency: Urgency) -> str:
     )
 
 
-def to_html(result: Result, kb: Knowledge | None = None, when: _dt.datetime | None = None) -> str:
-    """A self-contained, printable HTML summary to take to a doctor."""
+def to_html(
+    result: Result, kb: Knowledge | None = None, when: _dt.datetime | None = None, notes: str = ""
+) -> str:
+    """A self-contained, printable HTML summary to take to a doctor.
+
+    ``notes`` is the person's free text for the doctor (not a triage input); it is escaped.
+    """
     kb = kb or load_knowledge()
     when = when or _dt.datetime.now(_dt.timezone.utc)
     answers = "".join(
@@ -166,6 +171,11 @@ def to_html(result: Result, kb: Knowledge | None = None, when: _dt.datetime | No
     body = "".join(
         f"<section id='{sid}'><h2>{escape(heading)}</h2>{inner}</section>"
         for sid, heading, inner in card_sections(result)
+    )
+    notes_html = (
+        "<section id=\"notes\"><h2>Notes from the person for the doctor</h2>"
+        f"<p style=\"white-space:pre-wrap\">{escape(notes)}</p></section>\n"
+        if notes.strip() else ""
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -180,6 +190,6 @@ table{{border-collapse:collapse;width:100%}}td{{border:1px solid #ccc;padding:4p
 {banner_html(result.urgency)}
 {body}
 <section id="answers"><h2>Answers given</h2><table>{answers}</table></section>
-<p><small>{escape(DISCLAIMER)}</small></p>
+{notes_html}<p><small>{escape(DISCLAIMER)}</small></p>
 </body></html>
 """

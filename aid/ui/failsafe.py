@@ -1,0 +1,116 @@
+"""The dashboard's fail-safe: any error in a callback becomes a calm "seek care" message.
+
+Safety first (DESIGN.md): if the aid cannot work out advice, the person must still be told which
+signs mean an emergency and to contact a doctor. The message is fixed text, kept here rather than
+read from ``red_flags.csv``, so that it still shows when the knowledge tables themselves fail to
+load. It paraphrases the ``emergency`` rows of ``red_flags.csv``; ``tests/ui/test_ui.py`` checks
+that every emergency rule group is covered.
+
+The error itself goes to the server log, never to the page: inside a Jupyter kernel, anything
+written to ``sys.stderr`` (even file descriptor 2) is forwarded to the browser, so the handler
+installed by :func:`server_logger` writes to the kernel's *original* stderr, which ipykernel keeps
+as ``sys.stderr._original_stdstream_copy`` and which ends up in the Voila server's terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+import sys
+from html import escape
+from typing import Any, Callable, TypeVar
+
+logger = logging.getLogger("aid.ui")
+
+#: Plain-words emergency warning signs (paraphrasing the emergency rows of red_flags.csv).
+WARNING_SIGNS: tuple[str, ...] = (
+    "Trouble peeing, or losing control of your bladder or bowels",
+    "Numbness or pins and needles around your bottom, genitals or inner thighs",
+    "New weakness in your legs, a dragging foot, or new difficulty walking",
+    "Pain or numbness that spreads down both legs and is new or getting worse",
+    "Chest pain, tightness or pressure, pain spreading to an arm, the jaw or the neck, "
+    "shortness of breath, or coughing up blood",
+    "Fainting or feeling faint, a pulsing feeling in your belly, or cold clammy sweating "
+    "with sudden severe pain",
+    "A fever together with leg weakness or numbness",
+    "Kidney-stone type pain (waves from the side to the groin) with a fever or vomiting",
+    "Back pain after a serious accident such as a car crash or a fall from a height",
+    "If you are pregnant: bleeding or fluid from the vagina",
+)
+
+FAILSAFE_TITLE = "Sorry, something went wrong and the aid cannot give advice right now."
+
+
+def failsafe_html() -> str:
+    """The calm message shown instead of advice when anything fails (no error details)."""
+    signs = "".join(f"<li>{escape(s)}</li>" for s in WARNING_SIGNS)
+    return (
+        "<div class='aid-failsafe' role='alert' style='border:2px solid #555;border-radius:6px;"
+        "padding:12px 16px;background:#f5f5f5;color:#1a1a1a'>"
+        f"<div style='font-size:1.2em;font-weight:bold'>{escape(FAILSAFE_TITLE)}</div>"
+        "<p>Please contact a doctor, nurse or pharmacist about your back or rib pain. "
+        "<b>If any of these apply, call emergency services or go to the emergency department "
+        "now:</b></p>"
+        f"<ul>{signs}</ul>"
+        "<p>If you feel very unwell or are worried, do not wait: get help now.</p></div>"
+    )
+
+
+def _original_stderr() -> io.TextIOBase | None:
+    """The kernel's real stderr (the server terminal), or None outside a Jupyter kernel."""
+    fd = getattr(sys.stderr, "_original_stdstream_copy", None)
+    if fd is None:
+        return None
+    return io.TextIOWrapper(
+        io.FileIO(os.dup(fd), "w", closefd=True), encoding="utf-8", line_buffering=True
+    )
+
+
+def server_logger() -> logging.Logger:
+    """The ``aid.ui`` logger; inside a kernel it writes to the server terminal, not the page.
+
+    Outside a kernel (pytest, a script) nothing is installed: records propagate to the root
+    logger as usual, where pytest's ``caplog`` sees them.
+    """
+    if not getattr(logger, "_aid_server_handler", False):
+        stream = _original_stderr()
+        if stream is not None:
+            handler = logging.StreamHandler(stream)
+            handler.setFormatter(
+                logging.Formatter("[%(levelname)s %(asctime)s %(name)s] %(message)s")
+            )
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False  # the root logger's handlers would write to the page
+        logger._aid_server_handler = True  # type: ignore[attr-defined]
+    return logger
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(method: F) -> F:
+    """Decorate a widget callback method: an exception shows the fail-safe, never a traceback.
+
+    The instance must have an ``on_error`` attribute: a callable taking the exception (the
+    dashboard's, which replaces the advice by :func:`failsafe_html`), or None. The exception is
+    logged server-side with its traceback and not re-raised, so ipywidgets never sees it.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the whole point: nothing escapes to the page
+            logger.exception("dashboard callback %s failed", method.__qualname__)
+            handler = getattr(self, "on_error", None)
+            if handler is not None:
+                try:
+                    handler(exc)
+                except Exception:  # noqa: BLE001
+                    logger.exception("fail-safe display itself failed")
+            return None
+
+    return wrapper  # type: ignore[return-value]
