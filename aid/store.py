@@ -109,12 +109,14 @@ BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END;
 # Version 0 was the pre-release layout: `schema_version(version)` holding 0 and an `encounters`
 # table without `notes`, without CHECK constraints and without the append-only triggers. SQLite
 # cannot add constraints to a table, so the migration rebuilds it (the documented 12-step way):
-# rows keep their ids, and a row whose JSON is not valid stops the migration instead of being
-# carried into a table that promises valid JSON.
+# rows keep their ids, the version history is kept, and a row whose JSON is not valid stops the
+# migration instead of being carried into a table that promises valid JSON.
 _MIGRATE_0_TO_1 = f"""
 ALTER TABLE encounters RENAME TO encounters_v0;
-DROP TABLE schema_version;
+ALTER TABLE schema_version RENAME TO schema_version_v0;
 {_CREATE_V1}
+INSERT INTO schema_version (version) SELECT version FROM schema_version_v0;
+DROP TABLE schema_version_v0;
 INSERT INTO encounters (id, created_utc, subject, urgency, kb_version, aid_version,
                         answers_json, result_json, notes)
 SELECT id, created_utc, subject, urgency, kb_version, aid_version, answers_json, result_json, ''
@@ -252,12 +254,11 @@ class EncounterLog:
             con.execute("PRAGMA synchronous = FULL")
             yield con
         except sqlite3.Error as exc:
-            if con.in_transaction:
-                try:
-                    con.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the connection is closed below; SQLite rolls back on close anyway
+            _rollback(con)
             raise self._error(exc) from None
+        except BaseException:
+            _rollback(con)
+            raise
         finally:
             con.close()
 
@@ -352,7 +353,14 @@ class EncounterLog:
                 elif version != SCHEMA_VERSION:
                     self._refuse_unknown(version)
                     while version < SCHEMA_VERSION:
-                        self._run_script(con, _MIGRATIONS[version])
+                        try:
+                            self._run_script(con, _MIGRATIONS[version])
+                        except sqlite3.Error as exc:
+                            raise StoreError(
+                                self.path, f"cannot migrate it from schema {version} to "
+                                f"{version + 1} ({exc}); the file is left unchanged",
+                                "Keep the file for investigation and set AID_DB to another file",
+                            ) from None
                         version += 1
                         con.execute(
                             "INSERT INTO schema_version (version, applied_utc) VALUES (?, ?)",
@@ -484,6 +492,14 @@ class EncounterLog:
         frame["id"] = frame["id"].astype("int64")
         frame["created_utc"] = pd.to_datetime(frame["created_utc"], utc=True, format="ISO8601")
         return frame
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    if con.in_transaction:
+        try:
+            con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is closed next, and SQLite rolls back on close anyway
 
 
 def _statements(script: str) -> list[str]:
