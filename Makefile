@@ -28,8 +28,12 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served)
+# live in voila.json; config_file_paths names it so no user-level Voila config can change them.
+VOILA_ARGS := --Voila.config_file_paths="$(CURDIR)" notebooks/dashboard.ipynb
+
 dashboard: $(VENV)/.installed-runtime
-	$(BIN)/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+	$(BIN)/voila $(VOILA_ARGS)
 
 test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest
