@@ -108,6 +108,8 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S1", "reader comment: known vertebral fracture (evidence)", "cause_evidence", "CE-FRACTURE-KNOWN"),
     ("S1", "reader comment: constant cramps after spine surgery", "cause_evidence", "CE-NERVE-SURGERY"),
     ("S1", "cramps that keep coming back: safety net", "advice", "AD-SAFETY-RECURRING"),
+    ("S1", "most cramps are temporary; see a doctor when they do not settle", "advice", "AD-SAFETY-NOT-IMPROVING"),
+    ("S1", "damage to the pleura (lung lining) is felt at the ribs too", "causes", "heart_or_lung"),
     # ------------------------------------------------------------------ S2: what causes back cramps
     ("S2", "a pulled muscle is among the most common causes", "causes", "muscle_strain"),
     ("S2", "injury from lifting something too heavy", "cause_evidence", "CE-STRAIN-LIFT"),
@@ -145,6 +147,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S2", "reader comment: wrong running posture and too-heavy dumbbells", "advice", "AD-PV-FORM"),
     ("S2", "reader comment: muscle rub on the lower back", "advice", "AD-TX-TOPICAL"),
     # ------------------------------------------------------------------ S3: debilitating back cramps
+    ("S3", "a certain movement can trigger a back cramp", "cause_evidence", "CE-STRAIN-MOVEMENT"),
     ("S3", "muscle weakness causes cramps", "causes", "muscle_weakness"),
     ("S3", "weak, deconditioned muscles (evidence)", "cause_evidence", "CE-WEAK-INACTIVE"),
     ("S3", "overuse causes cramps", "causes", "exertion_overuse"),
@@ -216,6 +219,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S3", "debilitating pain that stops daily activities", "red_flags", "RF-DISABLING"),
     ("S3", "the question about being unable to move or do everyday tasks", "questions", "immobile"),
     # ------------------------------------------------------------------ S4: lower back cramps
+    ("S4", "cramps may not seem connected to their root cause, which must be treated", "advice", "AD-TX-UNDERLYING"),
     ("S4", "injury from accidents or exercise to muscles, ligaments or tendons", "causes", "muscle_strain"),
     ("S4", "nerve tissue damage from trauma or a chronic neurological condition", "causes", "nerve_damage"),
     ("S4", "known nerve condition (evidence)", "cause_evidence", "CE-NERVE-KNOWN"),
