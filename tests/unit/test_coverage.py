@@ -268,7 +268,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S4", "medications affecting muscles (statins), kidneys or nerves may be altered", "advice", "AD-TX-MED-REVIEW"),
     ("S4", "muscle relaxants or low-dose amitriptyline for nerve-related cramps", "advice", "AD-TX-AMITRIPTYLINE"),
     ("S4", "NSAIDs", "advice", "AD-TX-NSAID"),
-    ("S4", "natural anti-inflammatory products", "advice", "AD-CA-NATURAL"),
+    ("S4", "natural anti-inflammatory products", "advice", "AD-TX-NATURAL"),
     ("S4", "uncontrolled diabetes", "causes", "diabetes"),
     ("S4", "signs of high blood sugar (evidence)", "cause_evidence", "CE-DIAB-THIRST"),
     ("S4", "vitamin B12 deficiency", "causes", "b12_deficiency"),
