@@ -249,3 +249,16 @@ def evaluate(
             over=sum(o.over for o in mine), under=sum(o.under for o in mine),
         ))
     return Evaluation(outcomes=tuple(outcomes), rows=tuple(rows))
+
+
+def main() -> int:
+    """``python -m aid.vignettes [PATH]``: print the accuracy table; exit 1 on any under-triage."""
+    import sys
+
+    evaluation = evaluate(load_vignettes(sys.argv[1] if len(sys.argv) > 1 else None))
+    print(evaluation.table())
+    return 1 if evaluation.under else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
