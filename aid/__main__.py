@@ -75,6 +75,25 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cohort(args: argparse.Namespace) -> int:
+    """Triage a clinic CSV export into a new CSV (aid.cohort; pandas imported only here)."""
+    from .cohort import CohortError, triage_csv
+
+    try:
+        counts = triage_csv(args.input, args.output, keep=args.keep or ())
+    except CohortError as exc:
+        return _fail(f"{args.input}: {exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _fail(f"cannot triage {args.input} into {args.output}: {exc}")
+    total = int(counts.sum())
+    mix = ", ".join(f"{n} {u}" for u, n in counts.items() if u != "error" and n)
+    print(f"wrote {args.output}: {total} rows ({mix or 'none'})", file=sys.stderr)
+    if counts["error"]:
+        print(f"warning: {counts['error']} could not be triaged: see the 'error' column; "
+              "treat them as needing review, not as safe", file=sys.stderr)
+    return 0
+
+
 def cmd_log_export(args: argparse.Namespace) -> int:
     """Write the encounter log as CSV (``-`` = stdout). Imported lazily: pandas only here."""
     import os
@@ -110,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="JSON file of answers keyed by question id, or - for stdin")
     p.add_argument("--json", action="store_true", help="print Result.to_dict() as JSON")
     p.set_defaults(func=cmd_triage)
+    p = sub.add_parser("cohort", help="triage every row of a clinic CSV export (columns = question ids)")
+    p.add_argument("input", metavar="IN.csv", help="one row per person; empty cell = unanswered")
+    p.add_argument("output", metavar="OUT.csv", help="the input columns plus urgency, top_cause, "
+                   "red_flags, unanswered_red_flags, error")
+    p.add_argument("--keep", action="append", metavar="COLUMN",
+                   help="carry this extra column through (repeatable); other unknown columns are an error")
+    p.set_defaults(func=cmd_cohort)
     p = sub.add_parser("log", help="the encounter log (env AID_DB, default var/encounters.sqlite3)")
     log_sub = p.add_subparsers(dest="log_command", required=True)
     p = log_sub.add_parser("export", help="write every logged encounter as CSV")

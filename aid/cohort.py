@@ -1,0 +1,840 @@
+"""Cohort triage: the rules of :func:`aid.triage` over a whole clinic export at once.
+
+``triage_frame(frame) -> DataFrame`` takes one row per person whose columns are question ids
+(the same cell format as the CSV export: multi-choice options joined by ``;``, ``yes``/``no``,
+numbers, an empty cell = unanswered) and adds, per row, the urgency, the top possible cause, the
+fired red-flag rule ids and the red-flag questions left unanswered. It must agree with
+:func:`aid.triage` row by row (``tests/unit/test_cohort.py`` proves it with hypothesis), so it
+reads the very same parsed ``when`` conditions and evaluates each atom with
+:meth:`aid.conditions.Condition.mask`. No Python loop runs per row:
+
+* each answer column is validated and canonicalised once per *distinct* cell value (an export has
+  a handful of distinct answers per question, whatever its length) and then gathered by code;
+* each ``when`` atom is evaluated by ``Condition.mask`` once per distinct value (numbers: once on
+  the whole float column) and gathered the same way, so the one-person and the cohort paths share
+  one parser and one evaluator;
+* rule ids and unanswered questions are joined into text once per distinct pattern of fired rules.
+
+Rows are processed in blocks (``BLOCK_ROWS``) so memory stays a small multiple of the input.
+
+Decisions, on the side of safety:
+
+* **Unknown columns are an error** naming them (with the closest question id), never silently
+  ignored: a misspelt ``bladder_trouble`` column would otherwise make a red flag unanswered for
+  every row. ``subject`` is carried through; other columns only when named in ``keep``.
+* **A bad cell fails its row, loudly, and only its row**: unknown option, out-of-range or
+  non-numeric number, ``none`` combined with other options. That row gets ``urgency`` =
+  ``"error"`` (never a level that could look safe), empty result columns and a message in
+  ``error`` naming the question and the allowed values (:func:`aid.answers.allowed_text`). Every
+  other row is triaged normally; no row is dropped.
+* Whitespace around cells and around ``;``-separated options is trimmed (spreadsheets pad); the
+  values themselves are case-sensitive, like :class:`aid.Answers` (``Yes`` is an error, not "yes").
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import threading
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .answers import AnswerError, allowed_text
+from .conditions import MULTI_SEPARATOR, Atom, Condition
+from .knowledge import Knowledge, Question, load_knowledge
+from .triage import ESCALATION_GROUPS, ESCALATION_RULE_ID, MIN_CAUSE_SCORE
+from .urgency import Urgency
+
+#: An optional row-id column that is carried through untouched.
+SUBJECT_COLUMN = "subject"
+#: Columns added by :func:`triage_frame`, in this order.
+OUTPUT_COLUMNS = ("urgency", "top_cause", "red_flags", "unanswered_red_flags", "error")
+#: The urgency of a row that could not be triaged (it must never read as a safe level).
+ERROR = "error"
+#: Categories of the ``urgency`` column in the order a clinician should review rows: emergencies,
+#: then rows that could not be triaged (they may hide an emergency), then the rest by level.
+REVIEW_ORDER = (
+    Urgency.EMERGENCY.value, ERROR, Urgency.URGENT.value, Urgency.SOON.value, Urgency.SELFCARE.value,
+)
+#: Rows evaluated together; bounds the working memory (rules x rows booleans, causes x rows floats).
+BLOCK_ROWS = 50_000
+#: Between several error messages of one row (the messages themselves contain ``;`` and ``,``).
+ERROR_SEPARATOR = " | "
+#: The CLI shows a progress bar on stderr from this many rows on.
+PROGRESS_MIN_ROWS = 50_000
+
+
+class CohortError(ValueError):
+    """The frame as a whole cannot be triaged (unknown or clashing columns); nothing was done."""
+
+
+# --------------------------------------------------------------------------------- public API
+
+
+def triage_frame(
+    frame: pd.DataFrame,
+    knowledge: Knowledge | None = None,
+    *,
+    keep: Iterable[str] = (),
+    block_rows: int = BLOCK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Triage every row of a cohort frame, as :func:`aid.triage` would one by one.
+
+    Parameters
+    ----------
+    frame : one row per person; columns are question ids (any subset, in any order), plus an
+        optional ``subject`` column and the columns named in ``keep``. Cells hold text as in the
+        CSV export or Python values (numbers, ``True``/``False`` for yes/no); empty or missing
+        means unanswered.
+    knowledge : the tables to use (default: ``data/knowledge``).
+    keep : extra columns to carry through untouched (anything else unknown is an error).
+    block_rows : rows evaluated together (memory bound).
+    progress : called with the number of rows done after each block.
+
+    Returns
+    -------
+    A new frame: the input columns unchanged, then ``urgency`` (``emergency``, ``urgent``,
+    ``soon``, ``selfcare`` or ``error``), ``top_cause`` (cause id or empty), ``red_flags``
+    (fired rule ids as in ``Result.fired_rule_ids``, ``;``-joined, including
+    ``RF-SEVERAL-URGENT``), ``unanswered_red_flags`` (question ids as in ``Result.unanswered``)
+    and ``error`` (empty when the row was triaged). The result columns are categorical.
+
+    Raises
+    ------
+    CohortError
+        for unknown, duplicated or clashing columns (named in the message).
+    """
+    kb = knowledge or load_knowledge()
+    _check_columns(frame, kb, tuple(keep))
+    plan = _plan(kb)
+    n = len(frame)
+    texts = {name: _Texts() for name in ("red_flags", "unanswered_red_flags", "error")}
+    urgency = np.empty(n, dtype=np.int8)
+    top = np.empty(n, dtype=np.int16)
+    codes = {name: np.empty(n, dtype=np.int32) for name in texts}
+    step = max(1, int(block_rows))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        block = _Block(plan, frame.iloc[start:stop])
+        block.run(plan)
+        urgency[start:stop] = block.urgency_codes
+        top[start:stop] = block.top_codes
+        for name, (local_codes, strings) in block.texts.items():
+            codes[name][start:stop] = texts[name].add(local_codes, strings)
+        if progress is not None:
+            progress(stop)
+    columns: dict[str, Any] = {
+        "urgency": pd.Categorical.from_codes(urgency, categories=list(REVIEW_ORDER)),
+        "top_cause": pd.Categorical.from_codes(top, categories=[""] + list(kb.causes)),
+    }
+    for name in ("red_flags", "unanswered_red_flags", "error"):
+        columns[name] = texts[name].categorical(codes[name])
+    out = frame.copy(deep=False)
+    for name in OUTPUT_COLUMNS:
+        out[name] = pd.Series(columns[name], index=frame.index)
+    return out
+
+
+def read_export(path: str, **kwargs: Any) -> pd.DataFrame:
+    """Read a clinic CSV export the way the CLI does: every cell as text, empty = unanswered.
+
+    ``na_filter=False`` on purpose: a cell reading ``NA`` or ``None`` must be reported as an
+    unknown answer, not quietly turned into "unanswered".
+    """
+    return pd.read_csv(path, dtype=str, na_filter=False, **kwargs)
+
+
+def worklist(triaged: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order a clinician should review them: emergencies first, then rows that
+    could not be triaged, then urgent, soon and self-care; file order within each level."""
+    order = triaged["urgency"].map({u: i for i, u in enumerate(REVIEW_ORDER)}).astype(int)
+    return triaged.iloc[np.argsort(order.to_numpy(), kind="stable")]
+
+
+def urgency_counts(triaged: pd.DataFrame) -> pd.DataFrame:
+    """Rows per urgency (review order, zeros kept) with their share of the file in percent."""
+    counts = triaged["urgency"].value_counts(sort=False).reindex(list(REVIEW_ORDER), fill_value=0)
+    return pd.DataFrame({
+        "rows": counts.astype(int),
+        "percent": (100 * counts / max(1, len(triaged))).round(1),
+    }).rename_axis("urgency")
+
+
+def split_counts(column: pd.Series, name: str) -> pd.Series:
+    """How often each ``;``-joined item appears in a result column (most frequent first, then
+    by name so ties print the same way every run)."""
+    items = column.astype(str).str.split(MULTI_SEPARATOR).explode()
+    items = items[items.notna() & items.ne("")]
+    counts = items.value_counts()
+    order = sorted(counts.index, key=lambda k: (-counts[k], k))
+    return counts.reindex(order).rename("rows").rename_axis(name)
+
+
+def cause_counts(triaged: pd.DataFrame, knowledge: Knowledge | None = None) -> pd.DataFrame:
+    """Rows per top possible cause, with the cause's plain name (rows without one are left out)."""
+    kb = knowledge or load_knowledge()
+    counts = split_counts(triaged["top_cause"], "top_cause")
+    return pd.DataFrame({
+        "name": [kb.causes[c].name for c in counts.index], "rows": counts.to_numpy(),
+    }, index=counts.index)
+
+
+def red_flag_counts(triaged: pd.DataFrame, knowledge: Knowledge | None = None) -> pd.DataFrame:
+    """Rows in which each red-flag rule fired, with its urgency and group."""
+    kb = knowledge or load_knowledge()
+    rules = {r.id: r for r in kb.red_flags}
+    counts = split_counts(triaged["red_flags"], "rule")
+    return pd.DataFrame({
+        "urgency": [rules[r].urgency.value if r in rules else Urgency.EMERGENCY.value
+                    for r in counts.index],
+        "group": [rules[r].group if r in rules else "several" for r in counts.index],
+        "rows": counts.to_numpy(),
+    }, index=counts.index)
+
+
+def unanswered_counts(triaged: pd.DataFrame) -> pd.Series:
+    """Rows in which each red-flag question was left unanswered while it could raise urgency."""
+    return split_counts(triaged["unanswered_red_flags"], "question")
+
+
+def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top: int = 10):
+    """Four charts of a triaged cohort: urgency mix, top causes, red-flag frequencies and
+    unanswered red-flag questions. Returns the matplotlib Figure (imported here, lazily)."""
+    import matplotlib.pyplot as plt
+
+    from .report import URGENCY_COLOURS
+
+    kb = knowledge or load_knowledge()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
+    mix = urgency_counts(triaged)["rows"]
+    colours = [URGENCY_COLOURS[Urgency(u)][0] if u != ERROR else "#555555" for u in mix.index]
+    axes[0, 0].bar(mix.index, mix.to_numpy(), color=colours)
+    axes[0, 0].set_title("Urgency mix (rows)")
+    panels = [
+        (axes[0, 1], cause_counts(triaged, kb)["rows"], "Top possible cause (rows)"),
+        (axes[1, 0], red_flag_counts(triaged, kb)["rows"], "Red flags fired (rows)"),
+        (axes[1, 1], unanswered_counts(triaged), "Red-flag questions unanswered (rows)"),
+    ]
+    for ax, counts, title in panels:
+        shown = counts.head(top)[::-1]
+        ax.barh([str(i) for i in shown.index], shown.to_numpy(), color="#37474f")
+        ax.set_title(title)
+    return fig
+
+
+def triage_csv(
+    source: str,
+    target: str,
+    *,
+    keep: Iterable[str] = (),
+    chunk_rows: int = PROGRESS_MIN_ROWS,
+    stream: Any = None,
+) -> pd.Series:
+    """Triage a CSV export into a new CSV, chunk by chunk (memory stays flat on long files).
+
+    A progress bar is drawn on ``stream`` (stderr) when the file holds more than
+    ``PROGRESS_MIN_ROWS`` rows. Returns the rows per urgency. Raises :class:`CohortError` for
+    unknown columns (before anything is written) and ``OSError`` for unreadable files.
+    """
+    import os
+    import sys
+
+    stream = stream if stream is not None else sys.stderr
+    total = _count_rows(source)
+    bar = _ProgressBar(total, stream) if total > PROGRESS_MIN_ROWS else None
+    counts = pd.Series(0, index=list(REVIEW_ORDER), dtype=int)
+    partial = target + ".partial"
+    done = 0
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            with read_export(source, chunksize=max(1, int(chunk_rows))) as chunks:
+                for i, chunk in enumerate(chunks):
+                    out = triage_frame(chunk, keep=keep)
+                    out.to_csv(handle, index=False, header=(i == 0), lineterminator="\n")
+                    counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
+                    done += len(chunk)
+                    if bar is not None:
+                        bar.update(done)
+            if done == 0:  # header only: still write the header with the result columns
+                header = pd.read_csv(source, nrows=0, dtype=str)
+                triage_frame(header, keep=keep).to_csv(handle, index=False, lineterminator="\n")
+        os.replace(partial, target)  # no half-written output file on failure
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+        if bar is not None:
+            bar.close()
+    return counts
+
+
+def _count_rows(path: str) -> int:
+    """Data lines in a CSV (fast newline count; only sizes the progress bar)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(0, lines + (last != b"\n") - 1)
+
+
+class _ProgressBar:
+    """A one-line text progress bar (no dependency): rows done, percent, rows per second."""
+
+    def __init__(self, total: int, stream: Any, width: int = 30):
+        import time
+
+        self.total, self.stream, self.width = max(1, total), stream, width
+        self.start = time.monotonic()
+
+    def update(self, done: int) -> None:
+        import time
+
+        share = min(1.0, done / self.total)
+        filled = int(round(share * self.width))
+        rate = done / max(1e-9, time.monotonic() - self.start)
+        self.stream.write(
+            f"\rtriaging [{'#' * filled}{'.' * (self.width - filled)}] {share:4.0%} "
+            f"{min(done, self.total):,}/{self.total:,} rows, {rate:,.0f} rows/s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------------- columns
+
+
+def _check_columns(frame: pd.DataFrame, kb: Knowledge, keep: tuple[str, ...]) -> None:
+    columns = list(frame.columns)
+    duplicated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise CohortError(f"duplicated column(s): {', '.join(map(repr, duplicated))}")
+    clashing = [c for c in columns if c in OUTPUT_COLUMNS]
+    if clashing:
+        raise CohortError(
+            f"column(s) {', '.join(map(repr, clashing))} would be overwritten by the result; "
+            "rename them in the input"
+        )
+    allowed = set(kb.questions) | {SUBJECT_COLUMN} | set(keep)
+    unknown = [c for c in columns if c not in allowed]
+    if unknown:
+        described = []
+        for c in unknown:
+            close = difflib.get_close_matches(str(c), list(kb.questions), n=1)
+            described.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise CohortError(
+            f"unknown column(s) {', '.join(described)}: columns must be question ids "
+            f"(see `python -m aid questions`) or {SUBJECT_COLUMN!r}; to carry other columns "
+            "through untouched name them in keep= (command line: --keep COLUMN)"
+        )
+
+
+# --------------------------------------------------------------------------------- planning
+
+
+_plans: dict[tuple[str, str], "_Plan"] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(kb: Knowledge) -> "_Plan":
+    """The plan of a knowledge base, built once per process (tables are immutable)."""
+    key = (str(kb.directory), kb.version)
+    with _plans_lock:
+        if key not in _plans:
+            _plans[key] = _Plan(kb)
+        return _plans[key]
+
+
+class _Plan:
+    """Everything about the knowledge base that does not depend on the rows, computed once."""
+
+    def __init__(self, kb: Knowledge):
+        self.kb = kb
+        # Fired rule ids are listed as Result.fired_rule_ids lists them: most urgent first, table
+        # order within a level, the escalation rule after the table's emergency rules.
+        entries = [(r.id, r.urgency) for r in kb.red_flags] + [(ESCALATION_RULE_ID, Urgency.EMERGENCY)]
+        order = sorted(range(len(entries)), key=lambda i: -entries[i][1].rank)
+        self.rule_ids = [entries[i][0] for i in order]
+        self.rule_column = {i: order.index(i) for i in range(len(entries))}  # table index -> column
+        self.escalation_column = self.rule_column[len(entries) - 1]
+        self.ranks = np.array([e[1].rank for e in entries], dtype=np.int8)
+        self.urgent_groups = list(dict.fromkeys(
+            r.group for r in kb.red_flags if r.urgency == Urgency.URGENT
+        ))
+        # Red-flag questions that may be listed as unanswered, in questionnaire order.
+        self.candidates = [q for q in kb.questions if q in kb.red_flag_questions]
+        self.candidate_index = {q: i for i, q in enumerate(self.candidates)}
+        self.question_order = {q: i for i, q in enumerate(kb.questions)}
+        self.cause_index = {c: i for i, c in enumerate(kb.causes)}
+        # Canonical choice answers seen so far, shared by all blocks, and each choice atom's truth
+        # per answer (evaluated again only when a block brings an answer not seen before).
+        self.values: dict[str, dict[str, int]] = {
+            q.id: {} for q in kb.questions.values() if q.kind not in ("number", "scale")
+        }
+        self.truth: dict[Atom, np.ndarray] = {}
+        self.lock = threading.Lock()  # values only grow; codes handed out stay valid
+
+    def code(self, qid: str, canonical: str) -> int:
+        with self.lock:
+            return self.values[qid].setdefault(canonical, len(self.values[qid]))
+
+    def truth_per_value(self, atom: Atom) -> np.ndarray:
+        """A choice atom's truth for each canonical answer seen, then for "unanswered" (last)."""
+        with self.lock:
+            values = list(self.values[atom.question])
+            cached = self.truth.get(atom)
+        if cached is None or len(cached) != len(values) + 1:
+            distinct = pd.DataFrame({atom.question: pd.Series([*values, None], dtype=object)})
+            cached = Condition((atom,), str(atom)).mask(distinct).to_numpy(dtype=bool)
+            with self.lock:
+                self.truth[atom] = cached
+        return cached
+
+
+class _Texts:
+    """Distinct ``;``-joined texts over all blocks, for one categorical output column."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+
+    def add(self, local_codes: np.ndarray, strings: Sequence[str]) -> np.ndarray:
+        lookup = np.array([self.index.setdefault(s, len(self.index)) for s in strings], dtype=np.int32)
+        return lookup[local_codes] if len(lookup) else np.zeros(len(local_codes), dtype=np.int32)
+
+    def categorical(self, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=list(self.index))
+
+
+def _patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the distinct rows of a small-integer matrix, and one row index per code.
+
+    Rows are packed into 64-bit words and factorised word by word (hash-based, vectorised), so
+    text is built once per distinct pattern instead of once per row.
+    """
+    n, k = matrix.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    m = np.packbits(matrix, axis=1) if matrix.dtype == bool else matrix.astype(np.uint8)
+    pad = (-m.shape[1]) % 8
+    m = np.ascontiguousarray(np.pad(m, ((0, 0), (0, pad))) if pad or m.shape[1] == 0 else m)
+    if m.shape[1] == 0:
+        m = np.zeros((n, 8), dtype=np.uint8)
+    words = m.view(np.uint64)
+    codes = np.zeros(n, dtype=np.int64)
+    for j in range(words.shape[1]):
+        word_codes, uniques = pd.factorize(words[:, j])
+        codes, _ = pd.factorize(codes * len(uniques) + word_codes)
+    _, first = np.unique(codes, return_index=True)
+    return codes, first
+
+
+# --------------------------------------------------------------------------------- one block
+
+
+class _Block:
+    """One block of rows: validated columns, cached atom masks, and the result codes."""
+
+    def __init__(self, plan: _Plan, frame: pd.DataFrame):
+        self.kb, self.plan = plan.kb, plan
+        self.n = len(frame)
+        self.codes: dict[str, np.ndarray] = {}  # choice/multi: index into plan.values, -1 unanswered
+        self.numbers: dict[str, np.ndarray] = {}  # number/scale: float, NaN unanswered
+        self.problems: list[pd.Series] = []  # error messages indexed by row position
+        self._atoms: dict[Atom, np.ndarray] = {}
+        for qid, question in self.kb.questions.items():
+            column = frame[qid] if qid in frame.columns else None
+            if question.kind in ("number", "scale"):
+                self.numbers[qid] = self._validate_number(question, column)
+            else:
+                self.codes[qid] = self._validate_choice(question, column)
+        self.bad = np.zeros(self.n, dtype=bool)
+        for problem in self.problems:
+            self.bad[problem.index.to_numpy()] = True
+
+    # ----------------------------------------------------------------- validation
+
+    def _fail(self, question: Question, positions: np.ndarray, problems: np.ndarray) -> None:
+        """Record per-row messages, in the format of :class:`aid.AnswerError`."""
+        allowed = allowed_text(question)
+        codes, uniques = pd.factorize(problems)
+        texts = np.array(
+            [str(AnswerError(question.id, p, allowed)) for p in uniques], dtype=object
+        )
+        self.problems.append(pd.Series(texts[codes], index=positions))
+
+    def _validate_choice(self, question: Question, column: pd.Series | None):
+        if column is None:
+            return np.full(self.n, -1, dtype=np.int32)
+        raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        lookup = np.full(len(uniques) + 1, -1, dtype=np.int32)  # last entry: NaN (-1) stays -1
+        problems: dict[int, str] = {}
+        for i, raw in enumerate(uniques):
+            canonical, problem = _canonical_choice(question, raw)
+            if problem is not None:
+                problems[i] = problem
+            elif canonical is not None:
+                lookup[i] = self.plan.code(question.id, canonical)  # shared by all blocks
+        codes = lookup[raw_codes]
+        if problems:
+            bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
+            bad_unique[list(problems)] = True
+            positions = np.flatnonzero(bad_unique[raw_codes])
+            texts = np.array([problems.get(i, "") for i in range(len(uniques))] + [""], dtype=object)
+            self._fail(question, positions, texts[raw_codes[positions]])
+        return codes
+
+    def _validate_number(self, question: Question, column: pd.Series | None) -> np.ndarray:
+        if column is None:
+            return np.full(self.n, np.nan)
+        problem = np.full(self.n, None, dtype=object)
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            numbers = column.to_numpy(dtype=float, na_value=np.nan)
+        else:  # text (the CSV export) or mixed Python values: parse each distinct cell once
+            raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            parsed = np.full(len(uniques) + 1, np.nan)  # last entry: NaN (-1) = unanswered
+            texts = np.full(len(uniques) + 1, None, dtype=object)
+            for i, raw in enumerate(uniques):
+                parsed[i], texts[i] = _parse_number(raw)
+            numbers = parsed[raw_codes]
+            problem = texts[raw_codes]
+        finite = np.isfinite(numbers)
+        safe = np.where(finite, numbers, 0.0)
+        whole = (safe == np.floor(safe)) if question.kind == "scale" else np.ones(self.n, dtype=bool)
+        assert question.minimum is not None and question.maximum is not None
+        outside = finite & ((safe < question.minimum) | (safe > question.maximum))
+        checks = [  # one problem per answer, in the order aid.answers.validate_answer checks
+            (np.isinf(numbers), "is not a finite number"),
+            (finite & ~whole, "is not a whole number"),
+            (finite & whole & outside, "is out of range"),
+        ]
+        for mask, text in checks:
+            if mask.any():
+                where = np.flatnonzero(mask)
+                problem[where] = [f"{_number_text(v)} {text}" for v in numbers[where]]
+        failed = np.flatnonzero(pd.notna(problem))
+        if len(failed):
+            self._fail(question, failed, problem[failed])
+            numbers = numbers.copy()
+            numbers[failed] = np.nan
+        return numbers
+
+    # ----------------------------------------------------------------- evaluation
+
+    def atom(self, atom: Atom) -> np.ndarray:
+        """One atom's truth for every row, by ``Condition.mask`` on the distinct values."""
+        cached = self._atoms.get(atom)
+        if cached is not None:
+            return cached
+        qid = atom.question
+        if qid in self.numbers:
+            single = Condition((atom,), str(atom))
+            truth = single.mask(pd.DataFrame({qid: self.numbers[qid]})).to_numpy(dtype=bool)
+        else:  # code -1 (unanswered) picks the trailing "unanswered" entry
+            truth = self.plan.truth_per_value(atom)[self.codes[qid]]
+        self._atoms[atom] = truth
+        return truth
+
+    def condition(self, condition: Condition) -> np.ndarray:
+        truth = np.ones(self.n, dtype=bool)
+        for atom in condition.atoms:
+            truth = truth & self.atom(atom)
+        return truth
+
+    def answered(self, qid: str) -> np.ndarray:
+        if qid in self.numbers:
+            return ~np.isnan(self.numbers[qid])
+        return self.codes[qid] >= 0
+
+    def run(self, plan: _Plan) -> None:
+        kb, n = self.kb, self.n
+        # Red flags -> urgency (aid.triage._fired_reasons).
+        fired = np.zeros((n, len(plan.rule_ids)), dtype=bool)
+        level = np.zeros(n, dtype=np.int8)
+        group_hit = {g: np.zeros(n, dtype=bool) for g in plan.urgent_groups}
+        for i, rule in enumerate(kb.red_flags):
+            truth = self.condition(rule.when)
+            fired[:, plan.rule_column[i]] = truth
+            level = np.maximum(level, np.where(truth, np.int8(rule.urgency.rank), np.int8(0)))
+            if rule.urgency == Urgency.URGENT:
+                group_hit[rule.group] |= truth
+        groups = sum((hit.astype(np.int16) for hit in group_hit.values()), np.zeros(n, np.int16))
+        escalate = groups >= ESCALATION_GROUPS
+        fired[:, plan.escalation_column] = escalate
+        level = np.where(escalate, np.int8(Urgency.EMERGENCY.rank), level)
+
+        # Unanswered red-flag questions (aid.triage._unanswered_red_flags).
+        could = np.full((n, len(plan.candidates)), -1, dtype=np.int8)
+        enabled: dict[str, np.ndarray] = {}
+        for rule in kb.red_flags:
+            if rule.urgency < Urgency.URGENT:
+                continue
+            if rule.urgency == Urgency.URGENT:
+                # An urgent rule escalates to emergency where an urgent rule of another group fired.
+                others = (groups - group_hit[rule.group]) > 0
+                rank = np.where(others, np.int8(Urgency.EMERGENCY.rank), np.int8(rule.urgency.rank))
+            else:
+                rank = np.full(n, rule.urgency.rank, dtype=np.int8)
+            possible = level < rank
+            for atom in rule.when.atoms:
+                possible = possible & (self.atom(atom) | ~self.answered(atom.question))
+            for qid in dict.fromkeys(a.question for a in rule.when.atoms if a.op != "!="):
+                if qid not in enabled:
+                    enabled[qid] = self.condition(kb.questions[qid].enable_when)
+                open_here = possible & ~self.answered(qid) & enabled[qid]
+                column = plan.candidate_index[qid]
+                could[:, column] = np.where(open_here, np.maximum(could[:, column], rank), could[:, column])
+
+        # Causes: summed evidence weights, shown from MIN_CAUSE_SCORE (aid.triage._rank_causes).
+        n_causes = len(plan.cause_index)
+        scores = np.zeros((n, n_causes))
+        matched = np.zeros((n, n_causes), dtype=bool)
+        for row in kb.cause_evidence:
+            truth = self.condition(row.when)
+            c = plan.cause_index[row.cause]
+            scores[:, c] += np.where(truth, row.weight, 0.0)  # same summation order as triage
+            matched[:, c] |= truth
+        if n_causes:
+            ranked = np.where(matched, scores, -np.inf)
+            best = ranked.argmax(axis=1)  # first maximum: ties go to causes.csv order
+            shown = ranked[np.arange(n), best] >= MIN_CAUSE_SCORE
+            top = np.where(shown, best + 1, 0).astype(np.int16)
+        else:
+            top = np.zeros(n, dtype=np.int16)
+
+        # Rows that failed validation are not triaged at all: "error", nothing else.
+        review = {u: i for i, u in enumerate(REVIEW_ORDER)}
+        by_rank = np.array([review[u.value] for u in sorted(Urgency, key=lambda u: u.rank)], np.int8)
+        self.urgency_codes = np.where(self.bad, np.int8(review[ERROR]), by_rank[level])
+        self.top_codes = np.where(self.bad, np.int16(0), top)
+        fired[self.bad] = False
+        could[self.bad] = -1
+
+        ids = plan.rule_ids
+        codes, first = _patterns(fired)
+        flags = [MULTI_SEPARATOR.join(ids[j] for j in np.flatnonzero(fired[i])) for i in first]
+        cands = plan.candidates
+        qcodes, qfirst = _patterns((could + 1).astype(np.uint8))
+        unanswered = []
+        for i in qfirst:
+            listed = [j for j in np.flatnonzero(could[i] >= 0)]
+            listed.sort(key=lambda j: (-int(could[i, j]), plan.question_order[cands[j]]))
+            unanswered.append(MULTI_SEPARATOR.join(cands[j] for j in listed))
+        self.texts = {
+            "red_flags": (codes, flags),
+            "unanswered_red_flags": (qcodes, unanswered),
+            "error": self._error_texts(),
+        }
+
+    def _error_texts(self) -> tuple[np.ndarray, list[str]]:
+        if not self.problems:
+            return np.zeros(self.n, dtype=np.intp), [""]
+        # Problems were recorded in questionnaire order, so a row's messages keep that order.
+        joined = pd.concat(self.problems).groupby(level=0, sort=True).agg(ERROR_SEPARATOR.join)
+        texts = np.full(self.n, "", dtype=object)
+        texts[joined.index.to_numpy()] = joined.to_numpy()
+        codes, uniques = pd.factorize(texts)
+        return codes, [str(u) for u in uniques]
+
+
+def _number_text(value: float) -> str:
+    value = float(value)  # a numpy scalar's repr would say np.float64(...)
+    if math.isnan(value) or math.isinf(value) or not value.is_integer():
+        return repr(value)
+    return f"{value:g}"
+
+
+def _parse_number(raw: Any) -> tuple[float, str | None]:
+    """(number, or NaN when unanswered; problem text or None) for one distinct cell."""
+    if isinstance(raw, (bool, np.bool_)):
+        return math.nan, f"expected a number, got {raw!r}"
+    if isinstance(raw, (int, float, np.integer, np.floating)):
+        return float(raw), None
+    if not isinstance(raw, str):
+        return math.nan, f"expected a number, got {raw!r}"
+    text = raw.strip()
+    if not text:
+        return math.nan, None
+    try:
+        number = float(text)
+    except ValueError:
+        return math.nan, f"expected a number, got {raw!r}"
+    if math.isnan(number):  # the text "nan" is not an answer, and not "unanswered" either
+        return math.nan, f"expected a number, got {raw!r}"
+    return number, None
+
+
+def _canonical_choice(question: Question, raw: Any) -> tuple[str | None, str | None]:
+    """(canonical answer or None when unanswered, problem text or None) for one distinct cell."""
+    if isinstance(raw, (bool, np.bool_)) and question.kind == "yesno":
+        return ("yes" if raw else "no"), None
+    if isinstance(raw, float) and math.isnan(raw):
+        return None, None
+    if not isinstance(raw, str):
+        return None, f"unknown option {raw!r}"
+    text = raw.strip()
+    if not text:
+        return None, None
+    if question.kind != "multi":
+        if text not in question.options:
+            return None, f"unknown option {text!r}"
+        return text, None
+    items = [item.strip() for item in text.split(MULTI_SEPARATOR)]
+    items = [item for item in items if item]
+    if not items:
+        return None, None
+    for item in items:
+        if item not in question.options:
+            return None, f"unknown option {item!r}"
+    chosen = sorted(set(items))
+    if "none" in chosen and len(chosen) > 1:
+        return None, "'none' cannot be combined with other options"
+    return MULTI_SEPARATOR.join(chosen), None
+
+
+# --------------------------------------------------------------------------------- synthetic data
+
+#: Shapes of a few numeric answers in synthetic exports (others: whole numbers over the range).
+#: These make the sample look like a clinic's mix (adults, mostly days-old pain), nothing more.
+_SYNTHETIC_NUMBERS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
+    "age": lambda rng, n: np.clip(np.round(rng.normal(42, 15, n)), 18, 95),
+    "duration_days": lambda rng, n: np.minimum(rng.geometric(0.2, n) - 1, 120).astype(float),
+}
+#: Chance that an urgent/emergency red-flag option is chosen, a ``soon`` one, an ordinary "yes".
+_RARE, _UNCOMMON, _YES = 0.006, 0.04, 0.3
+
+
+def synthetic_frame(
+    n: int, seed: int = 2026, knowledge: Knowledge | None = None, bad_fraction: float = 0.0
+) -> pd.DataFrame:
+    """A synthetic clinic export: ``n`` rows of plausible answers as CSV text, fully seeded.
+
+    Every option that can fire an urgent or emergency red flag is rare (``_RARE``), so the mix
+    looks like a primary-care clinic rather than an emergency department. Questions hidden by
+    their ``enable_when`` are left empty, some optional answers are left empty at random, and a
+    ``bad_fraction`` of rows gets one invalid cell (to show how errors are reported). Vectorised
+    per question, so a million rows take seconds (used by ``benchmarks/cohort.py``).
+    """
+    kb = knowledge or load_knowledge()
+    rng = np.random.default_rng(seed)
+    rare = _rare_options(kb)
+    columns: dict[str, np.ndarray] = {}
+    numeric: set[str] = set()
+    for q in kb.questions.values():
+        if q.kind in ("number", "scale"):
+            columns[q.id] = _synthetic_numbers(q, rng, n)
+            numeric.add(q.id)
+        elif q.kind == "multi":
+            columns[q.id] = _synthetic_multi(q, rng, n, rare.get(q.id, {}))
+        else:
+            columns[q.id] = _synthetic_choice(q, rng, n, rare.get(q.id, {}))
+        skip = rng.random(n) < (0.01 if q.required else 0.06)
+        _blank(columns[q.id], skip)
+    frame = pd.DataFrame(columns)
+    for q in sorted(kb.questions.values(), key=lambda q: _depth(kb, q.id)):
+        if q.enable_when.atoms:
+            hidden = ~q.enable_when.mask(frame).to_numpy(dtype=bool)
+            _blank(columns[q.id], hidden)
+            frame[q.id] = columns[q.id]
+    text: dict[str, Any] = {SUBJECT_COLUMN: np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7))}
+    for qid, values in columns.items():
+        if qid in numeric:
+            shown = np.where(np.isnan(values), 0, values).astype(np.int64).astype(str).astype(object)
+            shown[np.isnan(values)] = ""
+            text[qid] = shown
+        else:
+            text[qid] = np.where(pd.isna(values), "", values).astype(object)
+    _plant_errors(text, kb, rng, n, bad_fraction)
+    return pd.DataFrame({k: pd.array(v, dtype="str") for k, v in text.items()})
+
+
+def _rare_options(kb: Knowledge) -> dict[str, dict[str, float]]:
+    """Chance of each option that makes a red-flag atom true: rare for urgent and emergency
+    rules, uncommon for ``soon`` rules (the rarest wins)."""
+    rare: dict[str, dict[str, float]] = {}
+    for rule in kb.red_flags:
+        chance = _RARE if rule.urgency >= Urgency.URGENT else _UNCOMMON
+        for atom in rule.when.atoms:
+            if atom.op in ("=", "in"):
+                options = rare.setdefault(atom.question, {})
+                for value in atom.values:
+                    options[value] = min(chance, options.get(value, 1.0))
+    return rare
+
+
+def _depth(kb: Knowledge, qid: str, seen: tuple[str, ...] = ()) -> int:
+    """How many enable_when links lie above a question (hide parents before children)."""
+    parents = [p for p in kb.questions[qid].enable_when.questions if p not in seen]
+    return 1 + max((_depth(kb, p, seen + (qid,)) for p in parents), default=0)
+
+
+def _blank(values: np.ndarray, where: np.ndarray) -> None:
+    values[where] = np.nan if values.dtype.kind == "f" else None
+
+
+def _synthetic_numbers(q: Question, rng: np.random.Generator, n: int) -> np.ndarray:
+    assert q.minimum is not None and q.maximum is not None
+    make = _SYNTHETIC_NUMBERS.get(q.id)
+    if make is not None:
+        values = make(rng, n)
+    elif q.kind == "scale":
+        values = q.minimum + rng.binomial(int(q.maximum - q.minimum), 0.45, n)
+    else:
+        values = rng.integers(int(q.minimum), int(q.minimum + (q.maximum - q.minimum) / 4) + 1, n)
+    return np.clip(np.asarray(values, dtype=float), q.minimum, q.maximum)
+
+
+def _synthetic_choice(
+    q: Question, rng: np.random.Generator, n: int, rare: dict[str, float]
+) -> np.ndarray:
+    if q.kind == "yesno":
+        weights = np.array([rare.get("yes", _YES), 0.0])
+        weights[1] = 1 - weights[0]
+    else:
+        weights = np.array([rare.get(o, np.nan) for o in q.options])
+        common = np.isnan(weights)
+        weights[common] = max(0.0, 1 - weights[~common].sum()) / max(1, common.sum())
+    picked = rng.choice(len(q.options), size=n, p=weights / weights.sum())
+    return np.array(q.options, dtype=object)[picked]
+
+
+def _synthetic_multi(
+    q: Question, rng: np.random.Generator, n: int, rare: dict[str, float]
+) -> np.ndarray:
+    real = [o for o in q.options if o != "none"]
+    chance = np.array([rare.get(o, 0.25) for o in real])
+    chosen = rng.random((n, len(real))) < chance
+    if "none" in q.options:
+        chosen &= (rng.random(n) >= 0.55)[:, None]
+    bits = (chosen.astype(np.int64) << np.arange(len(real), dtype=np.int64)).sum(axis=1)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    fallback = "none" if "none" in q.options else real[0]
+    texts = [
+        MULTI_SEPARATOR.join(o for j, o in enumerate(real) if b >> j & 1) or fallback
+        for b in distinct.tolist()
+    ]
+    return np.array(texts, dtype=object)[inverse]
+
+
+def _plant_errors(
+    text: dict[str, Any], kb: Knowledge, rng: np.random.Generator, n: int, fraction: float
+) -> None:
+    """Give ``fraction`` of the rows one invalid cell each, of the kinds exports really contain."""
+    count = int(round(n * fraction))
+    if not count:
+        return
+    rows = np.sort(rng.choice(n, size=count, replace=False))
+    questions = list(kb.questions.values())
+    for row, pick in zip(rows.tolist(), rng.integers(0, len(questions), count).tolist()):
+        q = questions[pick]
+        if q.kind in ("number", "scale"):
+            bad = f"{q.maximum + 1:g}" if row % 2 else "unknown"
+        elif q.kind == "multi":
+            bad = f"{q.options[-1]};{q.options[-1].replace('_', ' ')}x"
+        else:
+            bad = "Yes" if q.kind == "yesno" else q.options[0].capitalize() + "?"
+        text[q.id][row] = bad
