@@ -98,6 +98,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S1", "stretch the muscle out; do not buckle over", "advice", "AD-SC-STRETCH-CRAMP"),
     ("S1", "a soft massage relaxes the muscles", "advice", "AD-SC-MASSAGE"),
     ("S1", "try mineral supplementation", "advice", "AD-SC-MINERALS"),
+    ("S1", "shore up on nutrition: foods rich in potassium and calcium", "advice", "AD-PV-MINERAL-DIET"),
     ("S1", "a short break from exercising", "advice", "AD-SC-EXERCISE-BREAK"),
     ("S1", "a doctor will likely take an X-ray", "advice", "AD-TS-XRAY"),
     ("S1", "visit a doctor who will run diagnostic tests", "advice", "AD-TS-HISTORY-EXAM"),
@@ -144,6 +145,9 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S2", "reader comment: food poisoning (evidence)", "cause_evidence", "CE-FOOD-SUSPECT"),
     ("S2", "reader comment: cramps in back and stomach with vomiting", "cause_evidence", "CE-FOOD-WRAP"),
     ("S2", "reader comment: dizzy and clammy, then vomiting", "cause_evidence", "CE-FOOD-FAINT"),
+    ("S2", "reader comment: vomiting so much that drinks do not stay down", "red_flags", "RF-VOMIT-FLUIDS"),
+    ("S2", "reader comment: food poisoning, keep sipping fluids", "advice", "AD-SC-SIPS"),
+    ("S2", "reader comment: food poisoning lasted days; when to get help", "advice", "AD-CA-FOOD"),
     ("S2", "reader comment: wrong running posture and too-heavy dumbbells", "advice", "AD-PV-FORM"),
     ("S2", "reader comment: muscle rub on the lower back", "advice", "AD-TX-TOPICAL"),
     # ------------------------------------------------------------------ S3: debilitating back cramps
@@ -231,6 +235,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S4", "dehydration impairs muscle function", "causes", "dehydration"),
     ("S4", "kidney stones", "causes", "kidney_stones"),
     ("S4", "kidney infection", "causes", "kidney_infection"),
+    ("S4", "known kidney stones with pain in the kidney area", "red_flags", "RF-FLANK-KNOWN-STONES"),
     ("S4", "side effects of medication", "causes", "medication_side_effect"),
     ("S4", "statins affect muscles (evidence)", "cause_evidence", "CE-MED-STATIN"),
     ("S4", "uterine contractions during menses", "causes", "menstrual_cramps"),
@@ -266,6 +271,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S4", "most cramps resolve in a couple of days; if they persist, see a physician", "advice", "AD-SAFETY-NOT-IMPROVING"),
     ("S4", "persisting cramps (warning sign)", "red_flags", "RF-PERSISTING"),
     ("S4", "medications affecting muscles (statins), kidneys or nerves may be altered", "advice", "AD-TX-MED-REVIEW"),
+    ("S4", "medicine changes are the physician's decision", "advice", "AD-CA-MED-STOP"),
     ("S4", "muscle relaxants or low-dose amitriptyline for nerve-related cramps", "advice", "AD-TX-AMITRIPTYLINE"),
     ("S4", "NSAIDs", "advice", "AD-TX-NSAID"),
     ("S4", "natural anti-inflammatory products", "advice", "AD-TX-NATURAL"),
@@ -315,6 +321,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G2", "risk factors without fever", "red_flags", "RF-INF-RISK-NOFEVER"),
     ("G2", "fever with risk factors (evidence)", "cause_evidence", "CE-INF-RISK"),
     ("G2", "blood tests for infection", "advice", "AD-TS-BLOOD"),
+    ("G2", "fever with back pain: today; with neurological signs: emergency", "advice", "AD-CA-INFECTION"),
     # ------------------------------------------------------------------ G3: cancer
     ("G3", "metastatic spinal disease", "causes", "spinal_cancer"),
     ("G3", "past cancer with new back pain: urgent", "red_flags", "RF-CANCER-HISTORY"),
@@ -324,6 +331,12 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G3", "constant pain, worse at night or lying down", "red_flags", "RF-NIGHT-PAIN"),
     ("G3", "age over 50 with a new kind of back pain", "red_flags", "RF-AGE-NEW"),
     ("G3", "several cancer signs together: urgent", "red_flags", "RF-CANCER-SEVERAL-NIGHT"),
+    ("G3", "several together: weight loss and age over 50", "red_flags", "RF-CANCER-SEVERAL-AGE"),
+    ("G3", "several together: night pain and age over 50", "red_flags", "RF-CANCER-SEVERAL-NIGHT-AGE"),
+    ("G3", "several together: thoracic pain and weight loss", "red_flags", "RF-CANCER-SEVERAL-THORACIC-WEIGHT"),
+    ("G3", "several together: thoracic pain and night pain", "red_flags", "RF-CANCER-SEVERAL-THORACIC-NIGHT"),
+    ("G3", "past cancer with long-known pain: review", "red_flags", "RF-CANCER-HISTORY-KNOWN"),
+    ("G3", "past cancer: see a doctor today; weak legs make it an emergency", "advice", "AD-CA-CANCER"),
     ("G3", "thoracic pain after cancer", "cause_evidence", "CE-CANCER-THORACIC"),
     ("G3", "history of cancer is the most informative sign (evidence)", "cause_evidence", "CE-CANCER-HISTORY"),
     # ------------------------------------------------------------------ G4: fracture
@@ -331,6 +344,8 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G4", "major trauma: emergency", "red_flags", "RF-TRAUMA-MAJOR"),
     ("G4", "minor trauma with osteoporosis or long-term steroids: urgent", "red_flags", "RF-FRACTURE-RISK"),
     ("G4", "minor trauma over about 70: urgent", "red_flags", "RF-FRACTURE-AGE"),
+    ("G4", "sudden severe central pain with fragile bones", "red_flags", "RF-FRACTURE-FRAGILE-SUDDEN"),
+    ("G4", "possible fracture: avoid lifting until checked", "advice", "AD-CA-FRACTURE"),
     ("G4", "minor trauma with fragile bones (evidence)", "cause_evidence", "CE-FRACTURE-FRAGILE"),
     ("G4", "sudden severe pain with fragile bones (evidence)", "cause_evidence", "CE-FRACTURE-SUDDEN"),
     ("G4", "X-ray for a suspected fracture", "advice", "AD-TS-XRAY"),
@@ -347,6 +362,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G6", "sudden breathlessness with sharp pain on breathing in", "red_flags", "RF-CHEST-PLEURITIC"),
     ("G6", "rib or upper back pain with sweating or nausea", "red_flags", "RF-CHEST-AUTONOMIC"),
     ("G6", "call for emergency help now", "advice", "AD-CA-EMERGENCY"),
+    ("G6", "hospital checks of the heart and lungs", "advice", "AD-TS-CHEST"),
     # ------------------------------------------------------------------ G7: kidney
     ("G7", "renal colic", "causes", "kidney_stones"),
     ("G7", "pyelonephritis", "causes", "kidney_infection"),
@@ -354,6 +370,9 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G7", "blood in the urine with colic", "red_flags", "RF-BLOOD-URINE"),
     ("G7", "colic with fever or shivering: emergency", "red_flags", "RF-RENAL-COLIC-FEVER"),
     ("G7", "colic with vomiting that stops fluids: emergency", "red_flags", "RF-RENAL-COLIC-VOMIT"),
+    ("G7", "vomiting that stops fluids", "red_flags", "RF-VOMIT-FLUIDS"),
+    ("G7", "kidney infection in pregnancy: emergency", "red_flags", "RF-KIDNEY-INFECTION-PREGNANT"),
+    ("G7", "pain relief and fluids for a kidney stone", "advice", "AD-TX-KIDNEY-STONE"),
     ("G7", "colic with a single kidney: emergency", "red_flags", "RF-RENAL-COLIC-SINGLE"),
     ("G7", "colic in pregnancy: emergency", "red_flags", "RF-RENAL-COLIC-PREGNANT"),
     ("G7", "flank pain with fever and painful urination: urgent", "red_flags", "RF-KIDNEY-INFECTION"),
@@ -376,6 +395,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G9", "back pain with vaginal bleeding or fluid in pregnancy: emergency", "red_flags", "RF-PREG-BLEEDING"),
     ("G9", "labour", "causes", "labour"),
     ("G9", "back pain in pregnancy", "causes", "pregnancy_back_pain"),
+    ("G9", "in pregnancy check any medicine with the midwife", "advice", "AD-CA-PREGNANCY-MEDS"),
     ("G9", "contact the maternity unit; bleeding, waters before 37 weeks or fever need emergency care", "advice", "AD-CA-LABOUR"),
     # ------------------------------------------------------------------ G10: safety-netting
     ("G10", "seek help if not improving after a few days", "advice", "AD-SAFETY-NOT-IMPROVING"),
@@ -407,7 +427,14 @@ def test_coverage_table_names_every_source_and_every_cause():
     assert {row for _, _, table, row in COVERAGE if table == "causes"} == set(KB.causes)
 
 
+def test_every_advice_row_traces_to_an_item_of_the_sources():
+    """The other direction: no advice row exists that no source item asks for."""
+    listed = {row for _, _, table, row in COVERAGE if table == "advice"}
+    assert [a.id for a in KB.advice if a.id not in listed] == []
+
+
 def test_every_source_is_cited_by_some_row():
+
     cited = {sid for rows in TABLES.values() for sources in rows.values() for sid in sources}
     assert set(KB.sources) - cited == set()
 
