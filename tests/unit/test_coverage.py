@@ -615,6 +615,15 @@ def test_minerals_and_potassium_are_withheld_with_kidney_disease():
     assert "kidney" in withheld["AD-SC-MINERALS"] and "kidney" in withheld["AD-SC-BANANAS"]
 
 
+def test_stretching_and_massage_are_withheld_when_a_spinal_fracture_is_possible():
+    fragile = {**STRAIN, "history": ["osteoporosis"], "age": 72}
+    shown, withheld = _shown_and_withheld(fragile)
+    for row in ("AD-SC-STRETCH-CRAMP", "AD-SC-MASSAGE", "AD-SC-STAY-ACTIVE"):
+        assert row not in shown and "bone" in withheld[row], row
+    shown, _ = _shown_and_withheld(STRAIN)
+    assert {"AD-SC-STRETCH-CRAMP", "AD-SC-MASSAGE", "AD-SC-STAY-ACTIVE"} <= shown
+
+
 def test_cold_compress_says_how_long_and_how_often():
     cold = next(a for a in KB.advice if a.id == "AD-SC-COLD")
     assert "12 to 15 minutes" in cold.text and "two hours" in cold.text
