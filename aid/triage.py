@@ -104,10 +104,11 @@ def _fired_reasons(kb: Knowledge, answers: Answers) -> tuple[Reason, ...]:
     urgent = [r for r in fired if r.urgency == Urgency.URGENT]
     groups = tuple(dict.fromkeys(r.group for r in urgent))
     if len(groups) >= ESCALATION_GROUPS:
-        seen = {}
+        seen = {}  # the answers given that set off the urgent signs (not the unanswered ones)
         for r in urgent:
             for a in r.answers:
-                seen.setdefault(a.question, a)
+                if a.question in answers:
+                    seen.setdefault(a.question, a)
         fired.append(Reason(
             rule_id=ESCALATION_RULE_ID, urgency=Urgency.EMERGENCY, group="several",
             reason=(
