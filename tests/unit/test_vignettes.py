@@ -93,6 +93,20 @@ def test_no_under_triage(vignette: Vignette):
     )
 
 
+SELFCARE = [v for v in VIGNETTES if v.gold_urgency == Urgency.SELFCARE]
+
+
+@pytest.mark.parametrize("vignette", SELFCARE, ids=lambda v: v.id)
+def test_self_care_stays_self_care_when_every_warning_sign_is_denied(vignette: Vignette):
+    """Answering the remaining warning-sign questions "no" must not over-triage (Semigran 2015)."""
+    answers = dict(vignette.answers)
+    for q in KB.questions.values():
+        if q.section == "Warning signs" and q.id not in answers and q.enable_when.matches(answers):
+            answers[q.id] = ["none"] if q.kind == "multi" else "no"
+    result = triage(answers, KB)
+    assert result.urgency == Urgency.SELFCARE, [r.rule_id for r in result.reasons]
+
+
 # ------------------------------------------------------------------ accuracy
 
 
