@@ -36,6 +36,7 @@ from __future__ import annotations
 import difflib
 import math
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -47,6 +48,8 @@ from .knowledge import Knowledge, Question, load_knowledge
 from .triage import ESCALATION_GROUPS, ESCALATION_RULE_ID, MIN_CAUSE_SCORE
 from .urgency import Urgency
 
+#: The synthetic clinic export shipped with the repository (made by scripts/make_sample.py).
+SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "samples" / "clinic_export.csv"
 #: An optional row-id column that is carried through untouched.
 SUBJECT_COLUMN = "subject"
 #: Columns added by :func:`triage_frame`, in this order.
@@ -222,6 +225,7 @@ def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top
         shown = counts.head(top)[::-1]
         ax.barh([str(i) for i in shown.index], shown.to_numpy(), color="#37474f")
         ax.set_title(title)
+    plt.close(fig)  # shown once, as the cell's value; not again by the inline backend
     return fig
 
 
