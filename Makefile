@@ -28,18 +28,21 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served)
-# live in voila.json; config_file_paths names it so no user-level Voila config can change them.
+# Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served,
+# a Content-Security-Policy so the page loads nothing from other sites) live in voila.json;
+# config_file_paths names it so no user-level Voila config can change them.
 VOILA_ARGS := --Voila.config_file_paths="$(CURDIR)" notebooks/dashboard.ipynb
 
 dashboard: $(VENV)/.installed-runtime
 	$(BIN)/voila $(VOILA_ARGS)
 
-# Every notebook is committed with its outputs; nbval re-runs them and fails when a stored text
-# output changes (e.g. a knowledge-base edit changed a result): re-run them on purpose with
-# `make notebooks`. The sanitize file masks only truly volatile text (addresses, timings, paths).
+# The clinician notebooks are committed with their outputs; nbval re-runs every notebook in
+# notebooks/ and fails when a stored text output changes (e.g. a knowledge-base edit changed a
+# result): re-run them on purpose with `make notebooks`. The sanitize file masks only truly
+# volatile text (addresses, timings, paths). dashboard.ipynb (Voila's one-cell app) is committed
+# without outputs, so nbval checks that it runs cleanly, and `make notebooks` leaves it alone.
 NOTEBOOKS := notebooks/clinician_guide.ipynb notebooks/vignette_review.ipynb \
-	notebooks/cohort_audit.ipynb notebooks/dashboard.ipynb
+	notebooks/cohort_audit.ipynb
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 test: $(VENV)/.installed-test chromium
@@ -50,7 +53,8 @@ test: $(VENV)/.installed-test chromium
 notebooks: $(VENV)/.installed-test
 	$(BIN)/python scripts/make_sample.py
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=300 --ExecutePreprocessor.store_widget_state=False $(NOTEBOOKS)
+		--ExecutePreprocessor.timeout=300 --ExecutePreprocessor.store_widget_state=False \
+		--ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
 
 lab: $(VENV)/.installed-runtime
 	$(BIN)/jupyter lab notebooks/
