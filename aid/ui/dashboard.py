@@ -34,11 +34,15 @@ logger = server_logger()
 _DEFAULT_LOG = object()
 
 STYLE = """<style>
+/* Sticky needs every ancestor up to the page's scroller to have visible overflow. */
+.jp-OutputArea:has(.aid-dashboard), .jp-OutputArea-child:has(.aid-dashboard),
+.jp-OutputArea-output:has(.aid-dashboard), .aid-dashboard, .aid-body, .aid-left { overflow: visible !important; }
 .aid-top { position: sticky; top: 0; z-index: 10; background: #fff; }
 .aid-card-col { position: sticky; top: 0; align-self: flex-start; max-height: 100vh;
                 overflow-y: auto; }
 .aid-card h4 { margin: 12px 0 4px 0; }
 .aid-card .src { color: #666; font-size: .85em; }
+.aid-q .widget-toggle-button.mod-active { background: #1565c0; color: #fff; }
 .aid-q .widget-toggle-button:focus, .aid-q input:focus, .aid-q textarea:focus,
 .aid-finish:focus, .aid-download a:focus { outline: 3px solid #1565c0; outline-offset: 2px; }
 </style>"""
@@ -102,7 +106,7 @@ class Dashboard:
     # ------------------------------------------------------------------ building
 
     def _build(self) -> None:
-        self.questionnaire = Questionnaire(self.kb, layout=widgets.Layout(flex="1 1 30em"))
+        self.questionnaire = Questionnaire(self.kb)
         self.inputs: dict[str, widgets.Widget] = self.questionnaire.inputs
         for widget in self.inputs.values():
             if hasattr(widget, "on_error"):
@@ -138,6 +142,7 @@ class Dashboard:
         top = widgets.VBox([self._alert])
         top.add_class("aid-top")
         body = widgets.HBox([left, right], layout=widgets.Layout(flex_flow="row wrap"))
+        body.add_class("aid-body")
         self.widget = widgets.VBox([widgets.HTML(STYLE), widgets.HTML(INTRO), top, body])
         self.widget.add_class("aid-dashboard")
 

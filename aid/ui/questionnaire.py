@@ -132,6 +132,7 @@ class NumberField(widgets.VBox):
         self.on_error: Callable[[BaseException], None] | None = None
         self._syncing = False
         super().__init__(children=[self.text, self.error], **kwargs)
+        self.add_class("aid-number-field")
         self.text.observe(self._on_text, names="value")
 
     @guarded

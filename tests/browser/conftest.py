@@ -1,0 +1,148 @@
+"""Fixtures for the browser tests: a real Voila server (the repo's voila.json) and Debian's Chromium.
+
+One Voila server per session on a free port, started exactly as ``make dashboard`` starts it
+(same config file, same notebook) but with the encounter log in a temporary SQLite file. Chromium
+is the Debian package driven by Playwright (TECH-NOTES: no ``playwright install``); when it is
+missing the tests fail, they never skip. Each test gets a fresh browser context and page, and its
+final state is saved as ``tests/browser/artifacts/<test>.png`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+#: The first question is usable once its checkboxes are on the page.
+FIRST_QUESTION = ".aid-input-location input[type=checkbox]"
+STARTUP_TIMEOUT = 90.0
+
+
+def voila_command(port: int) -> list[str]:
+    """The same invocation as ``make dashboard`` (Makefile VOILA_ARGS), on another port."""
+    voila = Path(sys.executable).with_name("voila")
+    return [
+        str(voila), f"--Voila.config_file_paths={ROOT}", f"--port={port}",
+        "--Voila.port_retries=0", str(NOTEBOOK.relative_to(ROOT)),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class VoilaServer:
+    url: str
+    log_path: Path
+    db_path: Path
+    marker_dir: Path
+    process: subprocess.Popen
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _wait_ready(server: VoilaServer) -> None:
+    """Ready when the page answers 200 and the preheated kernel pool is filled."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"Voila exited ({server.process.returncode}):\n{server.log_text()}")
+        if re.search(r"Kernel pool of \S+ is filled", server.log_text()):
+            try:
+                with urllib.request.urlopen(server.url, timeout=30) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.2)
+    raise RuntimeError(f"Voila not ready after {STARTUP_TIMEOUT:.0f} s:\n{server.log_text()}")
+
+
+@pytest.fixture(scope="session")
+def voila(tmp_path_factory) -> Iterator[VoilaServer]:
+    work = tmp_path_factory.mktemp("voila")
+    port = free_port()
+    env = dict(os.environ, AID_DB=str(work / "encounters.sqlite3"), PYTHONUNBUFFERED="1")
+    log_path = work / "voila.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            voila_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    server = VoilaServer(
+        url=f"http://127.0.0.1:{port}/", log_path=log_path, db_path=work / "encounters.sqlite3",
+        marker_dir=work, process=process,
+    )
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (make test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, voila, request):
+    """A fresh page on the dashboard with the first question usable; screenshot at the end."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    page.goto(voila.url)
+    page.wait_for_selector(FIRST_QUESTION, state="visible", timeout=60_000)
+    try:
+        yield page
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+        finally:
+            context.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last (the test pyramid: fast failures first)."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -1,0 +1,375 @@
+"""The served dashboard in a real Chromium against a real Voila server (see conftest.py).
+
+Each test acts like a person (clicks, keys, typing), asserts text or values, and leaves a
+screenshot of its final state in ``tests/browser/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from aid import Urgency, load_knowledge
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+pytestmark = pytest.mark.browser
+
+KB = load_knowledge()
+#: How long "at once" may take: one round trip to the kernel plus rendering, with margin for CI.
+AT_ONCE_MS = 3_000
+XSS = '<img src=x onerror="window.__aidXss=1"><script>window.__aidXss=2</script>'
+
+
+def css_id(qid: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in qid.lower())
+
+
+def question(page, qid: str):
+    return page.locator(f".aid-q-{css_id(qid)}")
+
+
+def press_button(page, qid: str, label: str) -> None:
+    """Yes / No / Not sure, or a point of a 0-10 scale."""
+    page.locator(f".aid-input-{css_id(qid)} button").get_by_text(label, exact=True).click()
+
+
+def choose(page, qid: str, label: str) -> None:
+    """A radio button (choice) or a checkbox (multi) by its visible label."""
+    kind = "checkbox" if KB.questions[qid].kind == "multi" else "radio"
+    page.locator(f".aid-input-{css_id(qid)}").get_by_role(kind, name=label, exact=True).click()
+
+
+def type_number(page, qid: str, value: str) -> None:
+    field = page.locator(f".aid-input-{css_id(qid)} input")
+    field.fill(value)
+    field.press("Tab")  # the number is sent when the field loses focus (continuous_update off)
+
+
+def label_of(qid: str, option: str) -> str:
+    q = KB.questions[qid]
+    return dict(zip(q.options, q.option_labels))[option]
+
+
+def answer_benign(page) -> None:
+    """A strained lower back after lifting, no warning signs."""
+    choose(page, "location", label_of("location", "lower_back"))
+    choose(page, "onset", label_of("onset", "gradual"))
+    type_number(page, "duration_days", "1")
+    press_button(page, "severity", "4")
+    for q in KB.questions.values():
+        if q.section == "Warning signs" and q.kind == "yesno" and not q.enable_when.atoms:
+            press_button(page, q.id, "No")
+    choose(page, "injury", label_of("injury", "lifting"))
+    choose(page, "radiates", label_of("radiates", "no"))
+    type_number(page, "age", "34")
+    choose(page, "sex", label_of("sex", "male"))
+
+
+def card_text(page) -> str:
+    return page.locator(".aid-card-area").inner_text()
+
+
+# --------------------------------------------------------------------------- the person's view
+
+
+def test_benign_case_reaches_self_care_advice(page):
+    answer_benign(page)
+    banner = page.locator(".aid-card-area .banner-selfcare")
+    banner.wait_for(state="visible")
+    text = card_text(page)
+    assert Urgency.SELFCARE.action in text
+    assert "What you can do now" in text
+    assert "When to get help" in text
+    assert "not a diagnosis" in text or "Possible contributing causes" not in text
+    assert page.locator(".aid-alert-area .banner-emergency").count() == 0
+    assert page.dialogs == []
+
+
+@pytest.mark.parametrize("qid", ["bladder_trouble", "saddle_numbness"])
+def test_a_red_flag_shows_the_emergency_banner_at_once(page, qid):
+    question(page, qid).scroll_into_view_if_needed()
+    start = time.perf_counter()
+    press_button(page, qid, "Yes")
+    banner = page.locator(".aid-alert-area .banner-emergency")
+    banner.wait_for(state="visible", timeout=AT_ONCE_MS)
+    elapsed = time.perf_counter() - start
+    assert Urgency.EMERGENCY.action in banner.inner_text()
+    box = banner.bounding_box()
+    assert box is not None and 0 <= box["y"] < 900, "the banner must be on screen where the person is"
+    # before the rest is finished: the required questions are still unanswered
+    assert "Still to answer" in card_text(page)
+    assert elapsed < AT_ONCE_MS / 1000
+
+
+def test_questions_appear_and_disappear_as_answers_change(page):
+    weeks = question(page, "pregnancy_weeks")
+    pregnant = question(page, "pregnant")
+    assert pregnant.is_visible() and weeks.is_hidden()
+    choose(page, "pregnant", label_of("pregnant", "yes"))
+    weeks.wait_for(state="visible")
+    assert question(page, "rhythmic").is_visible()
+    choose(page, "sex", label_of("sex", "male"))
+    pregnant.wait_for(state="hidden")
+    weeks.wait_for(state="hidden")
+    assert question(page, "rhythmic").is_hidden()
+
+    ribs = question(page, "rib_numbness")
+    assert ribs.is_hidden()
+    choose(page, "location", label_of("location", "ribs"))
+    ribs.wait_for(state="visible")
+    choose(page, "location", label_of("location", "ribs"))  # untick
+    ribs.wait_for(state="hidden")
+
+
+def _focused(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const e = document.activeElement;
+            const q = e.closest('.aid-q');
+            const label = e.closest('label');
+            return {
+                tag: e.tagName, type: e.type || '', text: (e.innerText || '').trim(),
+                label: label ? label.innerText.trim() : '',
+                question: q ? [...q.classList].find(c => c.startsWith('aid-q-')).slice(6) : '',
+                finish: !!e.closest('.aid-finish'), download: e.classList.contains('aid-download-link'),
+                notes: !!e.closest('.aid-notes'), checked: !!e.checked,
+            };
+        }"""
+    )
+
+
+def test_the_whole_questionnaire_can_be_completed_with_the_keyboard(page):
+    """Tab through every visible control and answer with Space, Enter and typing only."""
+    numbers = {"duration-days": "2", "age": "29"}
+    radios = {
+        "onset": label_of("onset", "gradual"), "course": label_of("course", "same"),
+        "injury": label_of("injury", "lifting"), "radiates": label_of("radiates", "no"),
+        "sex": label_of("sex", "male"), "vomiting": label_of("vomiting", "no"),
+        "selfcare-tried": label_of("selfcare_tried", "no"),
+    }
+    answered: set[str] = set()
+    page.locator("body").focus()
+    downloaded = None
+    for _ in range(600):
+        page.keyboard.press("Tab")
+        f = _focused(page)
+        qid = f["question"]
+        if f["download"]:
+            with page.expect_download() as info:
+                page.keyboard.press("Enter")
+            downloaded = info.value
+            break
+        if f["finish"]:
+            page.keyboard.press("Enter")
+            page.locator(".aid-download-link").wait_for(state="visible")
+            continue
+        if f["notes"]:
+            page.keyboard.type("Typed with the keyboard only.")
+            continue
+        if not qid or qid in answered:
+            continue
+        if f["type"] == "checkbox" and (
+            (qid == "location" and f["label"] == label_of("location", "lower_back"))
+            or (qid != "location" and f["label"] == "None of these")
+        ):
+            page.keyboard.press("Space")
+            answered.add(qid)
+        elif f["type"] == "radio" and radios.get(qid) == f["label"]:
+            page.keyboard.press("Space")
+            answered.add(qid)
+        elif f["type"] == "text" and qid in numbers:
+            page.keyboard.type(numbers[qid])
+            answered.add(qid)
+        elif f["tag"] == "BUTTON" and f["text"] in ("No", "3"):
+            page.keyboard.press("Enter")
+            answered.add(qid)
+    assert downloaded is not None, "never reached the download link with Tab"
+    required = {css_id(q.id) for q in KB.questions.values() if q.required}
+    assert required <= answered
+    assert {"history", "chest-symptoms", "bladder-trouble", "severity"} <= answered
+    page.locator(".aid-card-area .banner-selfcare").wait_for(state="visible")
+    summary = Path(downloaded.path()).read_text(encoding="utf-8")
+    assert "Typed with the keyboard only." in summary
+    assert label_of("location", "lower_back") in summary and ">29 years<" in summary
+    downloaded.save_as(ARTIFACTS / "keyboard-summary.html")
+
+
+def test_free_text_is_shown_as_text_never_run(page):
+    type_number(page, "age", XSS)
+    error = page.locator(".aid-input-age .aid-input-error")
+    error.wait_for(state="visible")
+    assert XSS in error.inner_text()
+    notes = page.locator(".aid-notes textarea")
+    answer_benign(page)
+    notes.fill(XSS)
+    notes.press("Tab")
+    echo = page.locator(".aid-notes-echo")
+    echo.wait_for(state="visible")
+    assert echo.inner_text() == XSS
+    page.locator(".aid-finish").click()
+    with page.expect_download() as info:
+        page.locator(".aid-download-link").click()
+    summary = Path(info.value.path()).read_text(encoding="utf-8")
+    assert html.escape(XSS) in summary and XSS not in summary
+    assert page.evaluate("() => window.__aidXss") is None
+    assert page.locator(".aid-dashboard img[src=x]").count() == 0
+    assert page.dialogs == []
+
+
+def test_download_holds_the_summary_and_the_encounter_is_logged(page, voila):
+    from aid.store import EncounterLog
+
+    before = EncounterLog(voila.db_path).count() if voila.db_path.exists() else 0
+    answer_benign(page)
+    page.locator(".aid-card-area .banner-selfcare").wait_for(state="visible")
+    page.locator(".aid-finish").click()
+    link = page.locator(".aid-download-link")
+    link.wait_for(state="visible")
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert re.fullmatch(r"back-cramp-aid-summary-\d{8}-\d{4}\.html", download.suggested_filename)
+    download.save_as(ARTIFACTS / "summary.html")
+    summary = (ARTIFACTS / "summary.html").read_text(encoding="utf-8")
+    assert summary.startswith("<!DOCTYPE html>") and "<script" not in summary
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    assert f"Date: {today}" in summary
+    version = re.search(r"Knowledge base version ([0-9a-f]{12})", summary)
+    assert version, "the summary must name the knowledge-base version"
+    assert Urgency.SELFCARE.action in summary
+    assert html.escape(KB.questions["severity"].prompt) in summary and ">4 out of 10<" in summary
+    assert page.locator(".aid-staff-notice").inner_text().strip() == ""
+    log = EncounterLog(voila.db_path, create=False)
+    assert log.count() == before + 1
+    stored = log.to_frame().iloc[-1]
+    assert stored["urgency"] == "selfcare"
+    assert stored["kb_version"] == version.group(1)
+
+
+# --------------------------------------------------------------------------- the server's safety
+
+
+def test_the_page_holds_no_notebook_source(page, voila):
+    source = "".join(json.loads(NOTEBOOK.read_text())["cells"][1]["source"])
+    assert "Dashboard()" in source
+    assert source not in page.content()
+    with urllib.request.urlopen(voila.url) as response:
+        assert source not in response.read().decode("utf-8")
+    for path in ("voila/files/dashboard.ipynb", "voila/tree", "api/contents/dashboard.ipynb",
+                 "voila/render/dashboard.ipynb", "files/dashboard.ipynb"):
+        try:
+            with urllib.request.urlopen(voila.url + path) as response:
+                body, status = response.read().decode("utf-8", "replace"), response.status
+        except urllib.error.HTTPError as exc:
+            body, status = exc.read().decode("utf-8", "replace"), exc.code
+        assert status in (403, 404), (path, status)
+        assert source not in body and "aid.ui" not in body, path
+
+
+CAPTURE_SOCKETS = """
+window.__aidSockets = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+    const socket = protocols === undefined ? new NativeWebSocket(url) : new NativeWebSocket(url, protocols);
+    window.__aidSockets.push(url);
+    return socket;
+};
+window.WebSocket.prototype = NativeWebSocket.prototype;
+Object.assign(window.WebSocket, NativeWebSocket);
+"""
+
+SEND_OVER_KERNEL_SOCKET = """
+async ([url, code]) => {
+    // Same kernel channels as the page, own session (the page's own would be replaced as stale);
+    // no subprotocol: the JSON message format.
+    const socket = new WebSocket(url.replace(/session_id=[^&]*/, 'session_id=' + crypto.randomUUID()));
+    const replies = [];
+    const message = (type, content) => ({
+        header: {msg_id: crypto.randomUUID(), username: 'test', session: 'browser-test',
+                 msg_type: type, version: '5.3', date: new Date().toISOString()},
+        parent_header: {}, metadata: {}, content: content, channel: 'shell', buffers: [],
+    });
+    await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject; });
+    socket.onmessage = (event) => replies.push(JSON.parse(event.data).header.msg_type);
+    const waitFor = async (type) => {
+        for (let i = 0; i < 100 && !replies.includes(type); i++) await new Promise(r => setTimeout(r, 50));
+        return replies.includes(type);
+    };
+    socket.send(JSON.stringify(message('kernel_info_request', {})));
+    const channelWorks = await waitFor('kernel_info_reply');
+    socket.send(JSON.stringify(message('execute_request', {
+        code: code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false,
+        stop_on_error: true})));
+    await new Promise(r => setTimeout(r, 1500));
+    socket.close();
+    return {channelWorks, replies};
+}
+"""
+
+
+def test_execute_request_over_the_kernel_websocket_does_not_run_code(browser, voila):
+    context = browser.new_context()
+    try:
+        context.add_init_script(CAPTURE_SOCKETS)
+        page = context.new_page()
+        page.goto(voila.url)
+        page.wait_for_selector(".aid-input-location input[type=checkbox]", state="visible")
+        urls = page.evaluate("() => window.__aidSockets")
+        kernel_urls = [u for u in urls if re.search(r"/api/kernels/[^/]+/channels", u)]
+        assert kernel_urls, urls
+        marker = voila.marker_dir / "executed.marker"
+        code = f"open({str(marker)!r}, 'w').write('ran')"
+        outcome = page.evaluate(SEND_OVER_KERNEL_SOCKET, [kernel_urls[0], code])
+        assert outcome["channelWorks"], f"no kernel_info_reply: the test would prove nothing {outcome}"
+        assert "execute_reply" not in outcome["replies"]
+        assert not marker.exists(), "an execute_request from the page ran code in the kernel"
+        assert re.search(r"execute_request.*not allowed", voila.log_text())
+        page.screenshot(path=str(ARTIFACTS / "test_execute_request_over_the_kernel_websocket.png"))
+    finally:
+        context.close()
+
+
+def test_no_traceback_or_server_detail_reaches_the_page(page):
+    """Malformed input in every field; the page shows calm text, never a Python error."""
+    fields = page.locator(".aid-number-field:visible")
+    assert fields.count() >= 2
+    for field in fields.locator("input").all():
+        field.fill("1e999")
+        field.press("Tab")
+    for field in fields.all():
+        field.locator(".aid-input-error").wait_for(state="visible")
+        assert "out of range" in field.inner_text()
+    content = page.content()
+    for leak in ("Traceback", 'File "', "Error:", "aid/ui"):
+        assert leak not in content, leak
+
+
+def test_the_page_loads_nothing_from_other_sites(browser, voila):
+    """A visit must not be announced to a CDN (Voila's template links one); CSP blocks it."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        loaded: list[str] = []
+        page.on("requestfinished", lambda request: loaded.append(request.url))
+        response = page.goto(voila.url)
+        assert response is not None
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+        page.wait_for_selector(".aid-input-location input[type=checkbox]", state="visible")
+        press_button(page, "fever", "Yes")  # the kernel websocket still works under the policy
+        page.locator(".aid-card-area .banner-urgent").wait_for(state="visible")
+        foreign = [u for u in loaded if not u.startswith(voila.url) and not u.startswith("data:")]
+        assert foreign == []
+    finally:
+        context.close()
