@@ -328,3 +328,11 @@ def test_number_text_forms():
     assert "age: expected a number, got 'nan'" in errors[2]
     assert "age: inf is not a finite number" in errors[3]
     assert "severity: 2.5 is not a whole number" in errors[4]
+
+
+def test_categorical_and_text_columns_give_the_same_result():
+    sample = read_export(str(ROOT / "data" / "samples" / "clinic_export.csv"))
+    as_categories = sample.astype("category")
+    text, categorical = triage_frame(sample), triage_frame(as_categories)
+    for name in OUTPUT_COLUMNS:
+        assert list(text[name]) == list(categorical[name])
