@@ -579,20 +579,19 @@ def emergencies(frame: "pd.DataFrame") -> "pd.DataFrame":
     """
     import pandas as pd
 
-    rows = frame[frame["urgency"] == "emergency"]
+    rows = frame.loc[frame["urgency"] == "emergency"].reset_index(drop=True)
     reason_text = [
         "\n".join(r["reason"] for r in json.loads(text).get("reasons", ()))
         for text in rows["result_json"]
     ]
     out = pd.DataFrame({
-        "id": rows["id"].to_numpy(),
-        "created_utc": rows["created_utc"].to_numpy() if len(rows) else pd.to_datetime([], utc=True),
-        "subject": rows["subject"].to_numpy(),
-        "rule_ids": rows["reasons"].to_numpy(),
-        "reason_text": reason_text,
-        "notes": rows["notes"].to_numpy(),
+        "id": rows["id"],
+        "created_utc": pd.to_datetime(rows["created_utc"], utc=True),
+        "subject": rows["subject"],
+        "rule_ids": rows["reasons"],
+        "reason_text": pd.Series(reason_text, index=rows.index),
+        "notes": rows["notes"],
     })
-    out["created_utc"] = pd.to_datetime(out["created_utc"], utc=True)
     return out.sort_values(["created_utc", "id"], ascending=False).reset_index(drop=True)
 
 

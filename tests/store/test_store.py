@@ -37,8 +37,22 @@ from aid.store import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_OPEN: list[sqlite3.Connection] = []
+
+
 def raw(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, isolation_level=None)
+    """A plain sqlite3 connection, to look at the file behind the API's back (closed after the
+    test by :func:`_close_raw_connections`)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    _OPEN.append(con)
+    return con
+
+
+@pytest.fixture(autouse=True)
+def _close_raw_connections():
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 @pytest.fixture
