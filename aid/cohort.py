@@ -423,12 +423,11 @@ def _patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, k = matrix.shape
     if n == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    m = np.packbits(matrix, axis=1) if matrix.dtype == bool else matrix.astype(np.uint8)
-    pad = (-m.shape[1]) % 8
-    m = np.ascontiguousarray(np.pad(m, ((0, 0), (0, pad))) if pad or m.shape[1] == 0 else m)
-    if m.shape[1] == 0:
-        m = np.zeros((n, 8), dtype=np.uint8)
-    words = m.view(np.uint64)
+    packed = np.packbits(matrix, axis=1) if matrix.dtype == bool else matrix.astype(np.uint8)
+    width = max(8, -(-packed.shape[1] // 8) * 8)  # whole 64-bit words, at least one
+    padded = np.zeros((n, width), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    words = padded.view(np.uint64)
     codes = np.zeros(n, dtype=np.int64)
     for j in range(words.shape[1]):
         word_codes, uniques = pd.factorize(words[:, j])
