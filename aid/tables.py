@@ -309,14 +309,15 @@ def demo_log(path: str) -> Any:
     return log
 
 
-def demo_frame(log: Any, per_day: int = 13) -> pd.DataFrame:
-    """``log.to_frame()`` with its clock times replaced by fixed demo times (``DEMO_START``,
-    ``per_day`` encounters a day, in id order), so the tables built from it never change between
-    runs. Only for the demo log: a real log's times are when each triage finished."""
+def demo_frame(log: Any, days: int = 7) -> pd.DataFrame:
+    """``log.to_frame()`` with its clock times replaced by fixed demo times (from ``DEMO_START``,
+    encounters dealt round-robin over ``days`` days so each day gets a mix), so the tables built
+    from it never change between runs. Only for the demo log: a real log's times are when each
+    triage finished."""
     frame = log.to_frame()
     order = frame["id"].rank(method="first").astype(int) - 1
     frame["created_utc"] = pd.to_datetime([
-        DEMO_START + timedelta(days=int(i) // per_day, minutes=37 * (int(i) % per_day))
+        DEMO_START + timedelta(days=int(i) % days, minutes=37 * (int(i) // days))
         for i in order
     ], utc=True)
     return frame
