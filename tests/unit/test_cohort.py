@@ -336,3 +336,14 @@ def test_categorical_and_text_columns_give_the_same_result():
     text, categorical = triage_frame(sample), triage_frame(as_categories)
     for name in OUTPUT_COLUMNS:
         assert list(text[name]) == list(categorical[name])
+
+
+def test_every_vignette_as_one_frame_agrees_with_triage():
+    """The written cases (realistic answer sets, every level) as one clinic export."""
+    from aid.vignettes import load_vignettes
+
+    vignettes = load_vignettes()
+    rows = [dict(v.answers) for v in vignettes]
+    out = triage_frame(build_frame(rows, text=True, extra_empty=[]), block_rows=17)
+    for i, answers in enumerate(rows):
+        assert observed(out, i) == expected(answers), vignettes[i].id
