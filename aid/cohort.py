@@ -266,6 +266,12 @@ def triage_csv(
                 header = pd.read_csv(source, nrows=0, dtype=str)
                 triage_frame(header, keep=keep).to_csv(handle, index=False, lineterminator="\n")
         os.replace(partial, target)  # no half-written output file on failure
+    except pd.errors.EmptyDataError:
+        raise CohortError(
+            "the file is empty: expected a header row of question ids, then one row per person"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise CohortError(f"not a readable CSV file ({exc})") from None
     finally:
         if os.path.exists(partial):
             os.remove(partial)

@@ -347,3 +347,15 @@ def test_every_vignette_as_one_frame_agrees_with_triage():
     out = triage_frame(build_frame(rows, text=True, extra_empty=[]), block_rows=17)
     for i, answers in enumerate(rows):
         assert observed(out, i) == expected(answers), vignettes[i].id
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "the file is empty"),
+    ("subject,fever\nA,yes\nB,yes,extra,fields\n", "not a readable CSV file"),
+])
+def test_cli_unreadable_csv_is_a_clear_error_and_writes_nothing(tmp_path, capsys, content, message):
+    source = tmp_path / "in.csv"
+    source.write_text(content)
+    assert cli.main(["cohort", str(source), str(tmp_path / "out.csv")]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no partial output left
