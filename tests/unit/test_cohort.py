@@ -359,3 +359,9 @@ def test_cli_unreadable_csv_is_a_clear_error_and_writes_nothing(tmp_path, capsys
     assert cli.main(["cohort", str(source), str(tmp_path / "out.csv")]) == 2
     assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no partial output left
+
+
+def test_progress_is_reported_after_each_block():
+    seen: list[int] = []
+    triage_frame(pd.DataFrame({"fever": ["no"] * 25}), block_rows=10, progress=seen.append)
+    assert seen == [10, 20, 25]
