@@ -56,6 +56,10 @@ notebooks: $(VENV)/.installed-test
 		--ExecutePreprocessor.timeout=300 --ExecutePreprocessor.store_widget_state=False \
 		--ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
 
+# Speed and memory figures (printed, never asserted): every script in benchmarks/, one by one.
+bench: $(VENV)/.installed-test chromium
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 lab: $(VENV)/.installed-runtime
 	$(BIN)/jupyter lab notebooks/
 

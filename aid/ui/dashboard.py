@@ -34,9 +34,10 @@ logger = server_logger()
 _DEFAULT_LOG = object()
 
 STYLE = """<style>
-/* Sticky needs every ancestor up to the page's scroller to have visible overflow. */
-.jp-OutputArea:has(.aid-dashboard), .jp-OutputArea-child:has(.aid-dashboard),
-.jp-OutputArea-output:has(.aid-dashboard), .aid-dashboard, .aid-body, .aid-left { overflow: visible !important; }
+/* Sticky needs every ancestor up to the page's scroller to have visible overflow. (Plain
+   selectors, not :has(), which slows the style work of rendering a few hundred widgets.) */
+.jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output, .aid-dashboard, .aid-body,
+.aid-left { overflow: visible !important; }
 .aid-top { position: sticky; top: 0; z-index: 10; background: #fff; }
 .aid-card-col { position: sticky; top: 0; align-self: flex-start; max-height: 100vh;
                 overflow-y: auto; }

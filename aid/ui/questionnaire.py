@@ -27,12 +27,45 @@ from typing import Any, Callable, Mapping
 
 import ipywidgets as widgets
 import traitlets
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..knowledge import Knowledge, Question
 from .failsafe import guarded
 
 #: The yes/no widget's third choice: an explicit "I don't know", sent to triage as unanswered.
 UNSURE = "unsure"
+
+#: Hidden questions get this DOM class (one small message) instead of their own Layout model.
+HIDDEN_CLASS = "aid-hidden"
+QUESTIONNAIRE_CSS = (
+    f"<style>.{HIDDEN_CLASS} {{ display: none !important; }} "
+    ".aid-questionnaire > .aid-q { margin-bottom: 14px; }</style>"
+)
+
+_shared: dict[str, widgets.Widget] = {}
+
+
+def shared(key: str, factory: Callable[[], widgets.Widget]) -> Any:
+    """One Layout or Style model per look, shared by every widget with that look.
+
+    Each ipywidget otherwise creates its own Layout and Style models: about 700 models for this
+    questionnaire, every one created in the kernel, sent and rendered when the page loads. Shared
+    looks halve that (the time to a usable page is ``benchmarks/dashboard.py``'s first figure).
+    Only looks that never change per widget are shared; visibility is a DOM class, not a layout.
+    """
+    if key not in _shared:
+        _shared[key] = factory()
+    return _shared[key]
+
+
+def html_widget(value: str) -> widgets.HTML:
+    """Static text: an HTML widget with the shared look."""
+    return widgets.HTML(
+        value, layout=shared("html-layout", widgets.Layout),
+        style=shared("html-style", HTMLStyle),
+    )
 
 
 def _css_id(text: str) -> str:
@@ -54,12 +87,14 @@ class CheckboxGroup(widgets.VBox):
         self.boxes = {
             opt: widgets.Checkbox(
                 value=False, description=label, indent=False,
-                layout=widgets.Layout(width="auto"),
+                layout=shared("checkbox-layout", lambda: widgets.Layout(width="auto")),
+                style=shared("checkbox-style", CheckboxStyle),
             )
             for opt, label in zip(options, labels)
         }
         self.on_error: Callable[[BaseException], None] | None = None
         self._syncing = False
+        kwargs.setdefault("layout", shared("box-layout", widgets.Layout))
         super().__init__(children=list(self.boxes.values()), **kwargs)
         for opt, box in self.boxes.items():
             box.observe(self._ticked(opt), names="value")
@@ -128,9 +163,10 @@ class NumberField(widgets.VBox):
             continuous_update=False, layout=widgets.Layout(width="14em"),
         )
         self.text.add_class("aid-number")
-        self.error = widgets.HTML("")
+        self.error = html_widget("")
         self.on_error: Callable[[BaseException], None] | None = None
         self._syncing = False
+        kwargs.setdefault("layout", shared("box-layout", widgets.Layout))
         super().__init__(children=[self.text, self.error], **kwargs)
         self.add_class("aid-number-field")
         self.text.observe(self._on_text, names="value")
@@ -186,12 +222,14 @@ def make_input(question: Question) -> widgets.Widget:
     if question.kind == "yesno":
         widget: widgets.Widget = widgets.ToggleButtons(
             options=[("Yes", "yes"), ("No", "no"), ("Not sure", UNSURE)], value=None,
-            style={"button_width": "6em"},
+            style=shared("yesno-style", lambda: widgets.ToggleButtonsStyle(button_width="6em")),
+            layout=shared("input-layout", widgets.Layout),
         )
     elif question.kind == "choice":
         widget = widgets.RadioButtons(
             options=list(zip(question.option_labels, question.options)), value=None,
-            layout=widgets.Layout(width="auto"),
+            layout=shared("radio-layout", lambda: widgets.Layout(width="auto")),
+            style=shared("radio-style", DescriptionStyle),
         )
     elif question.kind == "multi":
         widget = CheckboxGroup(question.options, question.option_labels)
@@ -199,7 +237,9 @@ def make_input(question: Question) -> widgets.Widget:
         assert question.minimum is not None and question.maximum is not None
         points = range(int(question.minimum), int(question.maximum) + 1)
         widget = widgets.ToggleButtons(
-            options=[(str(i), i) for i in points], value=None, style={"button_width": "2.6em"},
+            options=[(str(i), i) for i in points], value=None,
+            style=shared("scale-style", lambda: widgets.ToggleButtonsStyle(button_width="2.6em")),
+            layout=shared("input-layout", widgets.Layout),
         )
     elif question.kind == "number":
         widget = NumberField(question)
@@ -254,33 +294,33 @@ def visible_questions(
 class Questionnaire(widgets.VBox):
     """All questions, by section, with help text and required ones marked.
 
-    ``inputs[question_id]`` is the input widget; ``boxes[question_id]`` the question's box
-    (prompt, help, input) whose display is switched by :meth:`apply_visibility`;
-    ``prompts[question_id]`` the prompt and help text as shown.
+    ``inputs[question_id]`` is the input widget; ``parts[question_id]`` its (prompt, input)
+    pair, shown and hidden together by :meth:`apply_visibility`; ``prompts[question_id]`` the
+    prompt and help text as shown. Prompt and input are direct children (no box per question:
+    fewer widget models make the page usable sooner).
     """
 
     def __init__(self, knowledge: Knowledge, **kwargs: Any):
         self.knowledge = knowledge
         self.inputs: dict[str, widgets.Widget] = {}
-        self.boxes: dict[str, widgets.Box] = {}
+        self.parts: dict[str, tuple[widgets.Widget, widgets.Widget]] = {}
         self.prompts: dict[str, str] = {}  # question id -> prompt (+ help) HTML, for tests
-        children: list[widgets.Widget] = []
+        children: list[widgets.Widget] = [html_widget(QUESTIONNAIRE_CSS)]
         for section in knowledge.sections:
-            children.append(widgets.HTML(f"<h3 class='aid-section'>{escape(section)}</h3>"))
+            children.append(html_widget(f"<h3 class='aid-section'>{escape(section)}</h3>"))
             for q in knowledge.questions.values():
                 if q.section != section:
                     continue
-                box = self._question_box(q)
-                self.boxes[q.id] = box
-                children.append(box)
+                self.parts[q.id] = self._question_parts(q)
+                children.extend(self.parts[q.id])
         self.notes = widgets.Textarea(
             value="", placeholder="Anything else you want the doctor to know (optional)",
             continuous_update=False, layout=widgets.Layout(width="95%", height="5em"),
         )
         self.notes.add_class("aid-notes")
         children += [
-            widgets.HTML("<h3 class='aid-section'>For your doctor</h3>"),
-            widgets.HTML(
+            html_widget("<h3 class='aid-section'>For your doctor</h3>"),
+            html_widget(
                 "<div class='aid-prompt'>Is there anything else you want the doctor to know?</div>"
                 "<div class='aid-help' style='color:#555;font-size:.9em'>This is passed on "
                 "in your summary; it does not change the advice.</div>"
@@ -290,7 +330,7 @@ class Questionnaire(widgets.VBox):
         super().__init__(children=children, **kwargs)
         self.add_class("aid-questionnaire")
 
-    def _question_box(self, q: Question) -> widgets.Box:
+    def _question_parts(self, q: Question) -> tuple[widgets.Widget, widgets.Widget]:
         mark = (
             " <span class='aid-required' title='required' style='color:#b00020'>*</span>"
             "<span class='aid-sr-only' style='position:absolute;left:-9999px'> (required)</span>"
@@ -303,14 +343,13 @@ class Questionnaire(widgets.VBox):
         if q.help:
             prompt += f"<div class='aid-help' style='color:#555;font-size:.9em'>{escape(q.help)}</div>"
         self.prompts[q.id] = prompt
-        parts: list[widgets.Widget] = [widgets.HTML(prompt)]
+        label = html_widget(prompt)
+        label.add_class(f"aid-prompt-{_css_id(q.id)}")
         widget = make_input(q)
+        widget.add_class("aid-q")
+        widget.add_class(f"aid-q-{_css_id(q.id)}")
         self.inputs[q.id] = widget
-        parts.append(widget)
-        box = widgets.VBox(parts, layout=widgets.Layout(margin="0 0 14px 0"))
-        box.add_class("aid-q")
-        box.add_class(f"aid-q-{_css_id(q.id)}")
-        return box
+        return label, widget
 
     def raw_values(self) -> dict[str, Any]:
         """question id -> answer (None when unanswered), visible or not."""
@@ -320,7 +359,8 @@ class Questionnaire(widgets.VBox):
 
     def apply_visibility(self, visible: Mapping[str, bool]) -> None:
         """Show and hide question boxes; only touches boxes whose state changes (fewer messages)."""
-        for qid, box in self.boxes.items():
-            display = None if visible.get(qid, True) else "none"
-            if box.layout.display != display:
-                box.layout.display = display
+        for qid, parts in self.parts.items():
+            hidden = not visible.get(qid, True)
+            for part in parts:
+                if hidden != (HIDDEN_CLASS in part._dom_classes):
+                    (part.add_class if hidden else part.remove_class)(HIDDEN_CLASS)
