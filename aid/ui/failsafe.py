@@ -59,10 +59,19 @@ def failsafe_html() -> str:
 
 
 def _original_stderr() -> io.TextIOBase | None:
-    """The kernel's real stderr (the server terminal), or None outside a Jupyter kernel."""
+    """The kernel's real stderr (the server terminal), or None outside a Jupyter kernel.
+
+    ipykernel replaces ``sys.stderr`` by a stream that publishes to the browser and, unless told
+    not to, also redirects file descriptor 2 into it, keeping the real one as
+    ``_original_stdstream_copy``; without that redirect, ``sys.__stderr__`` is still the real one.
+    """
+    if not type(sys.stderr).__module__.startswith("ipykernel"):
+        return None
     fd = getattr(sys.stderr, "_original_stdstream_copy", None)
     if fd is None:
-        return None
+        if sys.__stderr__ is None:
+            return None
+        fd = sys.__stderr__.fileno()
     return io.TextIOWrapper(
         io.FileIO(os.dup(fd), "w", closefd=True), encoding="utf-8", line_buffering=True
     )

@@ -85,6 +85,9 @@ def voila(tmp_path_factory) -> Iterator[VoilaServer]:
     work = tmp_path_factory.mktemp("voila")
     port = free_port()
     env = dict(os.environ, AID_DB=str(work / "encounters.sqlite3"), PYTHONUNBUFFERED="1")
+    # Kernels that see PYTEST_CURRENT_TEST do not capture file descriptor 2 (ipykernel's own
+    # test switch): drop it so the server's kernels run exactly as under `make dashboard`.
+    env.pop("PYTEST_CURRENT_TEST", None)
     log_path = work / "voila.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -130,10 +133,15 @@ def page(browser, voila, request):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.dialogs = dialogs  # type: ignore[attr-defined]
+    log_start = len(voila.log_text())
     page.goto(voila.url)
     page.wait_for_selector(FIRST_QUESTION, state="visible", timeout=60_000)
     try:
         yield page
+        # A fail-safe that fired unnoticed is a failure too: the server log must stay clean.
+        if not request.node.get_closest_marker("expects_server_error"):
+            errors = re.findall(r"\[ERROR [^\]]*aid\.ui\][^\n]*", voila.log_text()[log_start:])
+            assert not errors, f"the dashboard logged errors during the test: {errors}"
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
@@ -141,6 +149,12 @@ def page(browser, voila, request):
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
         finally:
             context.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "expects_server_error: the test provokes an error the dashboard logs server-side"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

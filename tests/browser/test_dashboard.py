@@ -257,6 +257,37 @@ def test_download_holds_the_summary_and_the_encounter_is_logged(page, voila):
     assert stored["kb_version"] == version.group(1)
 
 
+@pytest.mark.expects_server_error
+def test_a_failing_encounter_log_is_logged_on_the_server_not_shown(page, voila):
+    """The log file's path becomes a folder: advice and download stay, staff see a notice."""
+    db = voila.db_path
+    moved = db.with_name("moved-aside.sqlite3")
+    if db.exists():
+        db.rename(moved)
+    log_start = len(voila.log_text())
+    db.mkdir()
+    try:
+        answer_benign(page)
+        page.locator(".aid-card-area .banner-selfcare").wait_for(state="visible")
+        page.locator(".aid-finish").click()
+        notice = page.locator(".aid-staff-notice")
+        notice.get_by_text("not saved", exact=False).wait_for(state="visible")
+        assert page.locator(".aid-download-link").is_visible()
+        assert Urgency.SELFCARE.action in card_text(page)
+        content = page.content()
+        assert "Traceback" not in content and "StoreError" not in content and str(db) not in content
+        deadline = time.monotonic() + 10
+        while "encounter log failed" not in voila.log_text()[log_start:] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server_log = voila.log_text()[log_start:]
+        assert "encounter log failed" in server_log and "Traceback" in server_log
+        assert str(db) in server_log, "the server log must name the path that failed"
+    finally:
+        db.rmdir()
+        if moved.exists():
+            moved.rename(db)
+
+
 # --------------------------------------------------------------------------- the server's safety
 
 
