@@ -591,7 +591,7 @@ class _Block:
             possible = level < rank
             for atom in rule.when.atoms:
                 possible = possible & (self.atom(atom) | ~self.answered(atom.question))
-            for qid in dict.fromkeys(a.question for a in rule.when.atoms if a.op != "!="):
+            for qid in dict.fromkeys(a.question for a in rule.when.atoms if not a.holds_when_unanswered):
                 if qid not in enabled:
                     enabled[qid] = self.condition(kb.questions[qid].enable_when)
                 open_here = possible & ~self.answered(qid) & enabled[qid]

@@ -5,7 +5,7 @@ A condition is a conjunction of atoms joined by ``&``::
     bladder_control=lost & age>=50 & location in lower_back|upper_back
 
 Operators follow FHIR Questionnaire ``enableWhen``: ``=``, ``!=``, ``>``, ``>=``, ``<``,
-``<=``, ``in`` and ``exists``. A condition is parsed once into frozen :class:`Atom` objects and
+``<=``, ``in``, ``exists`` and its negation ``missing`` (FHIR's ``exists`` with answer false). A condition is parsed once into frozen :class:`Atom` objects and
 then evaluated either on one person's answers (a mapping) or column-wise on a pandas
 ``DataFrame`` (a cohort), so the two paths share one parse and cannot drift apart.
 
@@ -15,7 +15,10 @@ Semantics of an unanswered question (the safety-relevant part):
   unanswered: a red flag never fires on a fact nobody stated;
 * ``q != v`` is **true** when ``q`` is unanswered (FHIR's rule for ``!=``): it reads "not known to
   be ``v``". Red-flag rows use it to escalate when a reassuring answer is missing, e.g.
-  ``leg_weakness=yes & leg_symptoms_new!=no`` fires unless the person said the weakness is old.
+  ``leg_weakness=yes & leg_symptoms_new!=no`` fires unless the person said the weakness is old;
+* ``q missing`` is true exactly when ``q`` is unanswered: a rule limited to fresh pain
+  (``duration_days<=14``) gets a twin with ``duration_days missing`` so that an unknown duration
+  escalates instead of silently reassuring.
 
 Multi-choice answers are sets: ``q=v`` means ``v`` is among the chosen options, ``q in a|b`` means
 at least one of them is, ``q != v`` means ``v`` is not chosen. ``q exists`` is true when any answer
@@ -31,7 +34,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:  # pandas is imported lazily: the engine does not need it to triage one person
     import pandas as pd
 
-OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "exists")
+OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "exists", "missing")
+#: Operators that hold when the question is unanswered (the "not known to be reassuring" ones).
+HOLD_WHEN_UNANSWERED = frozenset({"!=", "missing"})
 NUMERIC_OPERATORS = frozenset({">", ">=", "<", "<="})
 MULTI_SEPARATOR = ";"
 
@@ -40,7 +45,7 @@ _ATOM = re.compile(
         (?:
             (?P<op>!=|>=|<=|=|>|<)\s*(?P<value>[^\s&|]+)
           | \s(?P<in>in)\s+(?P<values>[^\s&|]+(?:\s*\|\s*[^\s&|]+)*)
-          | \s(?P<exists>exists)
+          | \s(?P<exists>exists|missing)
         )\s*$""",
     re.VERBOSE,
 )
@@ -59,11 +64,17 @@ class Atom:
     values: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        if self.op == "exists":
-            return f"{self.question} exists"
+        if self.op in ("exists", "missing"):
+            return f"{self.question} {self.op}"
         if self.op == "in":
             return f"{self.question} in {'|'.join(self.values)}"
         return f"{self.question}{self.op}{self.values[0]}"
+
+    @property
+    def holds_when_unanswered(self) -> bool:
+        """True for ``!=`` and ``missing``: the atom reads "not known to be ...", so it cannot
+        name a question to ask, and it may stop holding once the question is answered."""
+        return self.op in HOLD_WHEN_UNANSWERED
 
     @property
     def number(self) -> float:
@@ -127,7 +138,7 @@ def parse(text: str | float | None) -> Condition:
             )
         q = m.group("question")
         if m.group("exists"):
-            atoms.append(Atom(q, "exists"))
+            atoms.append(Atom(q, m.group("exists")))
         elif m.group("in"):
             atoms.append(Atom(q, "in", tuple(v.strip() for v in m.group("values").split("|"))))
         else:
@@ -151,7 +162,9 @@ def _as_set(answer: Any) -> frozenset[str]:
 
 def _atom_matches(atom: Atom, answer: Any) -> bool:
     if answer is None:
-        return atom.op == "!="
+        return atom.holds_when_unanswered
+    if atom.op == "missing":
+        return False
     if atom.op == "exists":
         return True
     if atom.op in NUMERIC_OPERATORS:
@@ -170,11 +183,13 @@ def _atom_mask(atom: Atom, frame: "pd.DataFrame") -> "pd.Series":
     import pandas as pd
 
     if atom.question not in frame.columns:
-        return pd.Series(atom.op == "!=", index=frame.index)
+        return pd.Series(atom.holds_when_unanswered, index=frame.index)
     column = frame[atom.question]
     answered = column.notna()
     if atom.op == "exists":
         return answered
+    if atom.op == "missing":
+        return ~answered
     if atom.op in NUMERIC_OPERATORS:
         numbers = pd.to_numeric(column, errors="coerce")
         n = atom.number

@@ -158,7 +158,7 @@ class Knowledge:
             for rule in self.red_flags
             if rule.urgency >= Urgency.URGENT
             for a in rule.when.atoms
-            if a.op != "!="
+            if not a.holds_when_unanswered
         )
 
     @property
@@ -247,7 +247,7 @@ class _Checker:
         question = self.questions.get(atom.question)
         if question is None:
             raise KnowledgeError(file, line, column, f"unknown question id {atom.question!r}")
-        if atom.op == "exists":
+        if atom.op in ("exists", "missing"):
             return
         numeric = question.kind in ("number", "scale")
         if atom.op in NUMERIC_OPERATORS:

@@ -201,7 +201,7 @@ def _unanswered_red_flags(
                 if not Condition((atom,), str(atom)).matches(answers):
                     possible = False
                     break
-            elif atom.op != "!=":
+            elif not atom.holds_when_unanswered:
                 open_questions.append(atom.question)
         if not possible:
             continue

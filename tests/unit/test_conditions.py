@@ -42,6 +42,8 @@ def test_unanswered_makes_positive_atoms_false_and_not_equal_true():
     assert parse("leg_symptoms_new!=no").matches({})
     assert not parse("leg_symptoms_new!=no").matches({"leg_symptoms_new": "no"})
     assert parse("leg_symptoms_new!=no").matches({"leg_symptoms_new": "yes"})
+    assert parse("duration_days missing").matches({})
+    assert not parse("duration_days missing").matches({"duration_days": 0.0})
 
 
 def test_multi_choice_is_a_set():
@@ -76,6 +78,7 @@ CONDITIONS = [
     "fever=yes", "fever!=yes", "age>=50", "age<50", "age>50", "age<=50", "location=ribs",
     "location in flank|lower_back", "location!=ribs", "fever exists", "leg_symptoms_new!=no",
     "fever=yes & age>=50 & location=ribs", "absent_question!=x", "absent_question=x",
+    "age missing", "location missing", "absent_question missing", "fever missing & age>=50",
 ]
 
 

@@ -62,10 +62,10 @@ def satisfying_value(atom: Atom, question: Question) -> Any:
 
 
 def smallest_answers(rule: RedFlag) -> dict[str, Any]:
-    """Answer only what the rule's positive atoms need; `!=` atoms hold when unanswered."""
+    """Answer only what the rule's positive atoms need; `!=` and `missing` hold when unanswered."""
     answers: dict[str, Any] = {}
     for atom in rule.when.atoms:
-        if atom.op == "!=":
+        if atom.holds_when_unanswered:
             continue
         value = satisfying_value(atom, KB.questions[atom.question])
         if isinstance(value, list) and isinstance(answers.get(atom.question), list):
@@ -79,7 +79,7 @@ RED_FLAG_ANSWERS = [
     for rule in KB.red_flags
     if rule.urgency >= Urgency.URGENT
     for atom in rule.when.atoms
-    if atom.op != "!="
+    if not atom.holds_when_unanswered
 ]
 
 

@@ -188,3 +188,18 @@ def test_ties_keep_table_order(tiny):
     tied = replace(tiny, cause_evidence=evidence)
     r = triage({"injury": "lifting", "groin_waves": "yes"}, tied)
     assert [(c.cause_id, c.score) for c in r.causes] == [("strain", 3), ("stone", 3)]
+
+
+def test_unknown_duration_of_severe_rib_pain_escalates_like_fresh_pain():
+    base = {"location": ["ribs"], "onset": "sudden", "severity": 9}
+    assert triage({**base, "duration_days": 2}).urgency is Urgency.URGENT
+    assert triage(base).urgency is Urgency.URGENT, "missing duration must not reassure"
+    assert triage({**base, "duration_days": 120}).urgency is Urgency.SOON
+
+
+def test_not_sure_if_pregnant_counts_as_possibly_pregnant():
+    kb = load_knowledge()
+    unsure = {"sex": "female", "pregnant": "unsure"}
+    assert kb.questions["vaginal_bleeding"].enable_when.matches(unsure)
+    assert triage({**unsure, "vaginal_bleeding": "yes"}).urgency is Urgency.EMERGENCY
+    assert triage({**unsure, "rhythmic": "yes"}).urgency >= Urgency.URGENT
