@@ -25,7 +25,7 @@ from ..report import to_html
 from ..result import Result
 from ..triage import triage  # module attribute on purpose: tests replace it to inject a failure
 from ..urgency import Urgency
-from .card import alert_html, card_html, is_pending
+from .card import alert_html, card_html
 from .failsafe import failsafe_html, guarded, server_logger
 from .questionnaire import Questionnaire, visible_questions
 
@@ -44,15 +44,15 @@ STYLE = """<style>
 .aid-card h4 { margin: 12px 0 4px 0; }
 .aid-card .src { color: #666; font-size: .85em; }
 .aid-q .widget-toggle-button.mod-active { background: #1565c0; color: #fff; }
-.aid-q .widget-toggle-button:focus, .aid-q input:focus, .aid-q textarea:focus,
+.aid-q .widget-toggle-button:focus, .aid-q input:focus, .aid-notes textarea:focus,
 .aid-finish:focus, .aid-download a:focus { outline: 3px solid #1565c0; outline-offset: 2px; }
 </style>"""
 
 INTRO = (
     "<h2 style='margin:4px 0'>Back or rib cramps: how soon to get care and what to do now</h2>"
     "<p>Answer what you can. You can leave any question you are not sure about. Questions marked "
-    "<span style='color:#b00020'>*</span> are needed before advice can be given. Warning signs "
-    "show at once at the top of the page.</p>"
+    "<span style='color:#b00020'>*</span> are needed before advice can be given. A sign of an "
+    "emergency shows at once at the top of the page.</p>"
 )
 
 STAFF_NOT_SAVED = (
