@@ -219,8 +219,8 @@ def test_card_lists_unanswered_questions_that_could_change_the_advice(app):
 
 
 def _satisfy(question: Question, op: str, values: tuple[str, ...]) -> Any:
-    """A widget value that makes one `when` atom hold (None: leave unanswered, for `!=`)."""
-    if op == "!=":
+    """A widget value that makes one `when` atom hold (None: leave it unanswered)."""
+    if op in ("!=", "missing"):  # both hold on an unanswered question
         return None
     if question.kind in ("number", "scale"):
         n = float(values[0]) if values else question.minimum
