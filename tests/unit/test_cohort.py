@@ -35,6 +35,7 @@ from aid.cohort import (
 )
 from aid.knowledge import Question
 from aid.triage import ESCALATION_RULE_ID
+from answer_strategies import value_for
 
 KB = load_knowledge()
 QUESTIONS = list(KB.questions.values())
@@ -43,24 +44,6 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 
 
 # ------------------------------------------------------------------ strategies
-
-
-def value_for(question: Question) -> st.SearchStrategy[Any]:
-    """A valid answer to one question, as a caller of aid.triage may send it."""
-    if question.kind == "scale":
-        return st.integers(int(question.minimum), int(question.maximum))
-    if question.kind == "number":
-        return st.one_of(
-            st.integers(int(question.minimum), int(question.maximum)),
-            st.floats(question.minimum, question.maximum, allow_nan=False),
-        )
-    if question.kind == "multi":
-        real = [o for o in question.options if o != "none"]
-        chosen = st.lists(st.sampled_from(real), min_size=1, unique=True)
-        return st.one_of(chosen, st.just(["none"])) if "none" in question.options else chosen
-    if question.kind == "yesno":
-        return st.one_of(st.sampled_from(["yes", "no"]), st.booleans())
-    return st.sampled_from(question.options)
 
 
 def invalid_for(question: Question) -> st.SearchStrategy[tuple[Any, Any]]:

@@ -18,34 +18,11 @@ from hypothesis import strategies as st
 from aid import AnswerError, Answers, Urgency, load_knowledge, triage
 from aid.conditions import Atom
 from aid.knowledge import Question, RedFlag
+from answer_strategies import valid_answers
 
 KB = load_knowledge()
 QUESTIONS = list(KB.questions.values())
 MANY = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def value_for(question: Question) -> st.SearchStrategy[Any]:
-    """Any valid answer to one question, in the forms a caller may send."""
-    if question.kind == "scale":
-        return st.integers(int(question.minimum), int(question.maximum))
-    if question.kind == "number":
-        return st.one_of(
-            st.integers(int(question.minimum), int(question.maximum)),
-            st.floats(question.minimum, question.maximum, allow_nan=False),
-        )
-    if question.kind == "multi":
-        real = [o for o in question.options if o != "none"]
-        chosen = st.lists(st.sampled_from(real), min_size=1, unique=True)
-        return st.one_of(chosen, st.just(["none"])) if "none" in question.options else chosen
-    if question.kind == "yesno":
-        return st.one_of(st.sampled_from(["yes", "no"]), st.booleans())
-    return st.sampled_from(question.options)
-
-
-@st.composite
-def valid_answers(draw) -> dict[str, Any]:
-    chosen = draw(st.lists(st.sampled_from(QUESTIONS), unique_by=lambda q: q.id))
-    return {q.id: draw(value_for(q)) for q in chosen}
 
 
 def satisfying_value(atom: Atom, question: Question) -> Any:
