@@ -22,8 +22,9 @@ widget value (it comes back if the question reappears) but its answer is not sen
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from html import escape
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import ipywidgets as widgets
 import traitlets
@@ -31,6 +32,7 @@ from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
+from ..answers import AnswerError, allowed_text, validate_answer
 from ..knowledge import Knowledge, Question
 from .failsafe import guarded
 
@@ -72,7 +74,22 @@ def _css_id(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower())
 
 
-class CheckboxGroup(widgets.VBox):
+class _SyncGuard:
+    """Re-entrancy guard for composite inputs: while the widget writes to its own parts, the
+    parts' change events must not echo back as if the person had answered."""
+
+    _syncing = False
+
+    @contextmanager
+    def _sync(self) -> Iterator[None]:
+        self._syncing = True
+        try:
+            yield
+        finally:
+            self._syncing = False
+
+
+class CheckboxGroup(_SyncGuard, widgets.VBox):
     """Multi-choice as one checkbox per option (keyboard: Tab and Space; no Ctrl-click).
 
     ``value`` is a tuple of option ids in table order. An option called ``none`` ("None of
@@ -93,7 +110,6 @@ class CheckboxGroup(widgets.VBox):
             for opt, label in zip(options, labels)
         }
         self.on_error: Callable[[BaseException], None] | None = None
-        self._syncing = False
         kwargs.setdefault("layout", shared("box-layout", widgets.Layout))
         super().__init__(children=list(self.boxes.values()), **kwargs)
         for opt, box in self.boxes.items():
@@ -109,16 +125,13 @@ class CheckboxGroup(widgets.VBox):
     def _on_tick(self, option: str, ticked: bool) -> None:
         if self._syncing:
             return
-        self._syncing = True
-        try:
+        with self._sync():
             if ticked and option == "none":
                 for opt, box in self.boxes.items():
                     if opt != "none":
                         box.value = False
             elif ticked and "none" in self.boxes:
                 self.boxes["none"].value = False
-        finally:
-            self._syncing = False
         self.value = tuple(opt for opt, box in self.boxes.items() if box.value)
 
     @traitlets.validate("value")
@@ -135,15 +148,12 @@ class CheckboxGroup(widgets.VBox):
     def _show(self, change: dict) -> None:
         if self._syncing:
             return
-        self._syncing = True
-        try:
+        with self._sync():
             for opt, box in self.boxes.items():
                 box.value = opt in change["new"]
-        finally:
-            self._syncing = False
 
 
-class NumberField(widgets.VBox):
+class NumberField(_SyncGuard, widgets.VBox):
     """A number typed into a text box, so it can start empty (IntText cannot).
 
     ``value`` is a float or None. Text that is not a number in range leaves the value None and
@@ -157,7 +167,7 @@ class NumberField(widgets.VBox):
         self.minimum = question.minimum if question.minimum is not None else -math.inf
         self.maximum = question.maximum if question.maximum is not None else math.inf
         unit = f" {question.unit}" if question.unit else ""
-        self.allowed = f"a number from {self.minimum:g} to {self.maximum:g}{unit}"
+        self.allowed = allowed_text(question)  # the same words as the engine's AnswerError
         self.text = widgets.Text(
             value="", placeholder=f"{self.minimum:g} to {self.maximum:g}{unit}",
             continuous_update=False, layout=widgets.Layout(width="14em"),
@@ -165,7 +175,6 @@ class NumberField(widgets.VBox):
         self.text.add_class("aid-number")
         self.error = html_widget("")
         self.on_error: Callable[[BaseException], None] | None = None
-        self._syncing = False
         kwargs.setdefault("layout", shared("box-layout", widgets.Layout))
         super().__init__(children=[self.text, self.error], **kwargs)
         self.add_class("aid-number-field")
@@ -184,7 +193,9 @@ class NumberField(widgets.VBox):
             except ValueError:
                 message = f"&ldquo;{escape(change['new'])}&rdquo; is not a number."
             else:
-                if not math.isfinite(number) or not self.minimum <= number <= self.maximum:
+                try:  # the engine's own check: finite and within the question's range
+                    number = validate_answer(self.question, number)
+                except AnswerError:
                     message = f"{escape(change['new'])} is out of range."
                     number = None
         self.error.value = (
@@ -192,11 +203,8 @@ class NumberField(widgets.VBox):
             f"Please enter {escape(self.allowed)}.</span>"
             if message else ""
         )
-        self._syncing = True
-        try:
+        with self._sync():
             self.value = number
-        finally:
-            self._syncing = False
 
     @traitlets.validate("value")
     def _validate(self, proposal: dict) -> float | None:
@@ -209,12 +217,9 @@ class NumberField(widgets.VBox):
     def _show(self, change: dict) -> None:
         if self._syncing:
             return
-        self._syncing = True
-        try:
+        with self._sync():
             self.text.value = "" if change["new"] is None else f"{change['new']:g}"
             self.error.value = ""
-        finally:
-            self._syncing = False
 
 
 def make_input(question: Question) -> widgets.Widget:
