@@ -483,10 +483,10 @@ TYPICAL: list[tuple[str, dict]] = [
                          "worse_with": ["sitting"]}),
     ("exertion_overuse", {"location": ["upper_back"], "activity": ["hard_exercise"]}),
     ("dehydration", {"location": ["lower_back"], "diet": ["low_fluids", "heavy_sweating"],
-                     "activity": ["hard_exercise"], "cramps_elsewhere": "yes"}),
-    ("mineral_deficiency", {"location": ["ribs"], "diet": ["low_minerals"], "cramps_elsewhere": "yes"}),
-    ("muscle_weakness", {"location": ["lower_back"], "inactive": "yes", "recurring": "yes"}),
-    ("stress_tension", {"location": ["upper_back"], "stress": "yes", "pain_quality": ["cramping"]}),
+                     "activity": ["hard_exercise"], "other_features": ["cramps_elsewhere"]}),
+    ("mineral_deficiency", {"location": ["ribs"], "diet": ["low_minerals"], "other_features": ["cramps_elsewhere"]}),
+    ("muscle_weakness", {"location": ["lower_back"], "other_features": ["inactive"], "recurring": "yes"}),
+    ("stress_tension", {"location": ["upper_back"], "other_features": ["stress"], "pain_quality": ["cramping"]}),
     ("sciatica", {"location": ["lower_back"], "radiates": "one_leg", "leg_symptoms_new": "yes"}),
     ("disc_herniation", {"location": ["lower_back"], "radiates": "one_leg", "known_condition": ["disc"]}),
     ("thoracic_disc_herniation", {"location": ["ribs", "upper_back"], "known_condition": ["disc"],
@@ -504,26 +504,25 @@ TYPICAL: list[tuple[str, dict]] = [
     ("nerve_damage", {"location": ["ribs", "upper_back"], "history": ["spine_surgery"], "recurring": "yes",
                       "pain_quality": ["cramping"], "severity": 8}),
     ("spondylolisthesis", {"location": ["lower_back"], "known_condition": ["spondylolisthesis"]}),
-    ("scoliosis", {"location": ["lower_back"], "spine_curve": "yes"}),
+    ("scoliosis", {"location": ["lower_back"], "other_features": ["spine_curve"]}),
     ("kidney_stones", {"location": ["flank"], "groin_waves": "yes", "blood_urine": "yes",
                        "pain_quality": ["waves"]}),
     ("kidney_infection", {"location": ["flank"], "fever": "yes", "urine_pain": "yes"}),
     ("kidney_infection", {"location": ["lower_back"], "fever": "yes", "urine_pain": "yes",
                           "history": ["recent_infection"]}),
-    ("medication_side_effect", {"location": ["lower_back"], "medicines": ["statin"], "cramps_elsewhere": "yes",
+    ("medication_side_effect", {"location": ["lower_back"], "medicines": ["statin"], "other_features": ["cramps_elsewhere"],
                                 "age": 62}),
     ("menstrual_cramps", {"location": ["lower_back"], "sex": "female", "period_now": "yes",
                           "pain_quality": ["cramping"]}),
     ("labour", {"location": ["lower_back"], "sex": "female", "pregnant": "yes", "rhythmic": "yes",
                 "pregnancy_weeks": 38}),
     ("pregnancy_back_pain", {"location": ["lower_back"], "sex": "female", "pregnant": "yes", "rhythmic": "no"}),
-    ("diabetes", {"location": ["lower_back"], "thirst_tired": "yes"}),
+    ("diabetes", {"location": ["lower_back"], "other_features": ["thirst_tired"]}),
     ("diabetes", {"location": ["lower_back"], "history": ["diabetes"]}),
-    ("b12_deficiency", {"location": ["lower_back"], "diet": ["vegan"], "hands_feet_tingling": "yes"}),
+    ("b12_deficiency", {"location": ["lower_back"], "diet": ["vegan"], "other_features": ["hands_feet_tingling"]}),
     ("b12_deficiency", {"location": ["lower_back"], "known_condition": ["b12_low"]}),
-    ("b12_deficiency", {"location": ["lower_back"], "hands_feet_tingling": "yes"}),
-    ("food_poisoning", {"location": ["lower_back"], "vomiting": "some", "onset": "sudden", "suspect_food": "yes",
-                        "cramps_elsewhere": "yes"}),
+    ("b12_deficiency", {"location": ["lower_back"], "other_features": ["hands_feet_tingling"]}),
+    ("food_poisoning", {"location": ["lower_back"], "vomiting": "some", "onset": "sudden", "other_features": ["suspect_food", "cramps_elsewhere"]}),
     ("food_poisoning", {"location": ["lower_back"], "vomiting": "some", "onset": "sudden"}),
     ("cauda_equina_syndrome", {"location": ["lower_back"], "saddle_numbness": "yes", "bladder_trouble": "yes",
                                "radiates": "both_legs"}),
@@ -607,7 +606,7 @@ def test_spinal_manipulation_is_withheld_with_spinal_arthritis():
 
 
 def test_minerals_and_potassium_are_withheld_with_kidney_disease():
-    cramps = {**BASE, "location": ["ribs"], "diet": ["low_minerals"], "cramps_elsewhere": "yes"}
+    cramps = {**BASE, "location": ["ribs"], "diet": ["low_minerals"], "other_features": ["cramps_elsewhere"]}
     shown, _ = _shown_and_withheld(cramps)
     assert {"AD-SC-MINERALS", "AD-SC-BANANAS"} <= shown
     shown, withheld = _shown_and_withheld({**cramps, "history": ["kidney_disease"]})
