@@ -56,6 +56,11 @@ def cmd_questions(args: argparse.Namespace) -> int:
         flag = " (required)" if q.required else ""
         shown = f"  [asked when {q.enable_when.text}]" if q.enable_when.atoms else ""
         print(f"- {q.id}{flag}: {q.prompt}\n    {allowed_text(q)}{shown}")
+        if q.help:
+            print(f"    help: {q.help}")
+        for option, label in zip(q.options, q.option_labels):
+            if q.kind != "yesno":
+                print(f"      {option} = {label}")
     return 0
 
 
