@@ -45,7 +45,7 @@ import pandas as pd
 from .answers import AnswerError, allowed_text
 from .conditions import MULTI_SEPARATOR, Atom, Condition
 from .knowledge import Knowledge, Question, load_knowledge
-from .triage import ESCALATION_GROUPS, ESCALATION_RULE_ID, MIN_CAUSE_SCORE
+from .triage import MIN_CAUSE_SCORE
 from .urgency import Urgency
 
 #: The synthetic clinic export shipped with the repository (made by scripts/make_sample.py).
@@ -53,13 +53,17 @@ SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "samples" / "cli
 #: An optional row-id column that is carried through untouched.
 SUBJECT_COLUMN = "subject"
 #: Columns added by :func:`triage_frame`, in this order.
-OUTPUT_COLUMNS = ("urgency", "top_cause", "red_flags", "unanswered_red_flags", "error")
+OUTPUT_COLUMNS = ("urgency", "service", "top_cause", "red_flags", "unanswered_red_flags", "error")
 #: The urgency of a row that could not be triaged (it must never read as a safe level).
 ERROR = "error"
+#: The urgency of a row with a required answer missing and no rule fired (``Result.incomplete``):
+#: "not enough information", never a self-care verdict.
+INCOMPLETE = "incomplete"
 #: Categories of the ``urgency`` column in the order a clinician should review rows: emergencies,
 #: then rows that could not be triaged (they may hide an emergency), then the rest by level.
 REVIEW_ORDER = (
-    Urgency.EMERGENCY.value, ERROR, Urgency.URGENT.value, Urgency.SOON.value, Urgency.SELFCARE.value,
+    Urgency.EMERGENCY.value, ERROR, Urgency.URGENT.value, Urgency.SOON.value, INCOMPLETE,
+    Urgency.SELFCARE.value,
 )
 #: Rows evaluated together; bounds the working memory (rules x rows booleans, causes x rows floats).
 BLOCK_ROWS = 50_000
@@ -100,9 +104,11 @@ def triage_frame(
     Returns
     -------
     A new frame: the input columns unchanged, then ``urgency`` (``emergency``, ``urgent``,
-    ``soon``, ``selfcare`` or ``error``), ``top_cause`` (cause id or empty), ``red_flags``
-    (fired rule ids as in ``Result.fired_rule_ids``, ``;``-joined, including
-    ``RF-SEVERAL-URGENT``), ``unanswered_red_flags`` (question ids as in ``Result.unanswered``)
+    ``soon``, ``selfcare``, ``incomplete`` (a required answer missing, no rule fired) or
+    ``error``), ``service`` (where to go: ``Result.service.id``, empty
+    for an error row), ``top_cause`` (cause id or empty), ``red_flags`` (fired rule ids as in
+    ``Result.fired_rule_ids``, ``;``-joined), ``unanswered_red_flags`` (question ids as in
+    ``Result.unanswered``)
     and ``error`` (empty when the row was triaged). The result columns are categorical.
 
     Raises
@@ -117,6 +123,7 @@ def triage_frame(
     texts = {name: _Texts() for name in ("red_flags", "unanswered_red_flags", "error")}
     urgency = np.empty(n, dtype=np.int8)
     top = np.empty(n, dtype=np.int16)
+    service = np.empty(n, dtype=np.int16)
     codes = {name: np.empty(n, dtype=np.int32) for name in texts}
     step = max(1, int(block_rows))
     for start in range(0, n, step):
@@ -125,12 +132,14 @@ def triage_frame(
         block.run(plan)
         urgency[start:stop] = block.urgency_codes
         top[start:stop] = block.top_codes
+        service[start:stop] = block.service_codes
         for name, (local_codes, strings) in block.texts.items():
             codes[name][start:stop] = texts[name].add(local_codes, strings)
         if progress is not None:
             progress(stop)
     columns: dict[str, Any] = {
         "urgency": pd.Categorical.from_codes(urgency, categories=list(REVIEW_ORDER)),
+        "service": pd.Categorical.from_codes(service, categories=[""] + list(kb.services)),
         "top_cause": pd.Categorical.from_codes(top, categories=[""] + list(kb.causes)),
     }
     for name in ("red_flags", "unanswered_red_flags", "error"):
@@ -191,9 +200,8 @@ def red_flag_counts(triaged: pd.DataFrame, knowledge: Knowledge | None = None) -
     rules = {r.id: r for r in kb.red_flags}
     counts = split_counts(triaged["red_flags"], "rule")
     return pd.DataFrame({
-        "urgency": [rules[r].urgency.value if r in rules else Urgency.EMERGENCY.value
-                    for r in counts.index],
-        "group": [rules[r].group if r in rules else "several" for r in counts.index],
+        "urgency": [rules[r].urgency.value for r in counts.index],
+        "group": [rules[r].group for r in counts.index],
         "rows": counts.to_numpy(),
     }, index=counts.index)
 
@@ -366,16 +374,18 @@ class _Plan:
     def __init__(self, kb: Knowledge):
         self.kb = kb
         # Fired rule ids are listed as Result.fired_rule_ids lists them: most urgent first, table
-        # order within a level, the escalation rule after the table's emergency rules.
-        entries = [(r.id, r.urgency) for r in kb.red_flags] + [(ESCALATION_RULE_ID, Urgency.EMERGENCY)]
+        # order within a level.
+        entries = [(r.id, r.urgency) for r in kb.red_flags]
         order = sorted(range(len(entries)), key=lambda i: -entries[i][1].rank)
         self.rule_ids = [entries[i][0] for i in order]
         self.rule_column = {i: order.index(i) for i in range(len(entries))}  # table index -> column
-        self.escalation_column = self.rule_column[len(entries) - 1]
         self.ranks = np.array([e[1].rank for e in entries], dtype=np.int8)
-        self.urgent_groups = list(dict.fromkeys(
-            r.group for r in kb.red_flags if r.urgency == Urgency.URGENT
-        ))
+        # Services in precedence order (aid.triage.choose_service) and the default of each level.
+        self.service_index = {sid: i for i, sid in enumerate(kb.services)}
+        self.level_service = {
+            rank: next(i for i, s in enumerate(kb.services.values()) if s.level == u.value)
+            for u in Urgency for rank in [u.rank]
+        }
         # Red-flag questions that may be listed as unanswered, in questionnaire order.
         self.candidates = [q for q in kb.questions if q in kb.red_flag_questions]
         self.candidate_index = {q: i for i, q in enumerate(self.candidates)}
@@ -564,17 +574,19 @@ class _Block:
         # Red flags -> urgency (aid.triage._fired_reasons).
         fired = np.zeros((n, len(plan.rule_ids)), dtype=bool)
         level = np.zeros(n, dtype=np.int8)
-        group_hit = {g: np.zeros(n, dtype=bool) for g in plan.urgent_groups}
         for i, rule in enumerate(kb.red_flags):
             truth = self.condition(rule.when)
             fired[:, plan.rule_column[i]] = truth
             level = np.maximum(level, np.where(truth, np.int8(rule.urgency.rank), np.int8(0)))
-            if rule.urgency == Urgency.URGENT:
-                group_hit[rule.group] |= truth
-        groups = sum((hit.astype(np.int16) for hit in group_hit.values()), np.zeros(n, np.int16))
-        escalate = groups >= ESCALATION_GROUPS
-        fired[:, plan.escalation_column] = escalate
-        level = np.where(escalate, np.int8(Urgency.EMERGENCY.rank), level)
+
+        # Where to go (aid.triage.choose_service): the first service, in table order, named by a
+        # fired rule at the row's level; the level's first service when no rule names one.
+        named = np.zeros((n, len(plan.service_index)), dtype=bool)
+        for i, rule in enumerate(kb.red_flags):
+            at_level = fired[:, plan.rule_column[i]] & (level == rule.urgency.rank)
+            named[:, plan.service_index[rule.service]] |= at_level
+        default = np.array([plan.level_service[r] for r in range(len(Urgency))], np.int16)[level]
+        service = np.where(named.any(axis=1), named.argmax(axis=1), default).astype(np.int16)
 
         # Unanswered red-flag questions (aid.triage._unanswered_red_flags).
         could = np.full((n, len(plan.candidates)), -1, dtype=np.int8)
@@ -582,12 +594,7 @@ class _Block:
         for rule in kb.red_flags:
             if rule.urgency < Urgency.URGENT:
                 continue
-            if rule.urgency == Urgency.URGENT:
-                # An urgent rule escalates to emergency where an urgent rule of another group fired.
-                others = (groups - group_hit[rule.group]) > 0
-                rank = np.where(others, np.int8(Urgency.EMERGENCY.rank), np.int8(rule.urgency.rank))
-            else:
-                rank = np.full(n, rule.urgency.rank, dtype=np.int8)
+            rank = np.full(n, rule.urgency.rank, dtype=np.int8)
             possible = level < rank
             for atom in rule.when.atoms:
                 possible = possible & (self.atom(atom) | ~self.answered(atom.question))
@@ -618,8 +625,16 @@ class _Block:
         # Rows that failed validation are not triaged at all: "error", nothing else.
         review = {u: i for i, u in enumerate(REVIEW_ORDER)}
         by_rank = np.array([review[u.value] for u in sorted(Urgency, key=lambda u: u.rank)], np.int8)
-        self.urgency_codes = np.where(self.bad, np.int8(review[ERROR]), by_rank[level])
+        missing = np.zeros(n, dtype=bool)
+        for q in kb.questions.values():
+            if q.required:
+                missing |= ~self.answered(q.id) & self.condition(q.enable_when)
+        codes_by_level = np.where(
+            (level == Urgency.SELFCARE.rank) & missing, np.int8(review[INCOMPLETE]), by_rank[level]
+        )
+        self.urgency_codes = np.where(self.bad, np.int8(review[ERROR]), codes_by_level)
         self.top_codes = np.where(self.bad, np.int16(0), top)
+        self.service_codes = np.where(self.bad, np.int16(0), service + 1).astype(np.int16)
         fired[self.bad] = False
         could[self.bad] = -1
 

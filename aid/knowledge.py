@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Iterator, Mapping
 
 from .conditions import Atom, Condition, ConditionError, NUMERIC_OPERATORS, parse
+from .services import Service, apply_clinic_config, clinic_config_path
 from .urgency import Urgency
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "knowledge"
@@ -35,7 +36,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "section", "prompt", "help", "kind", "options", "option_labels", "unit",
         "enable_when", "required", "source",
     ),
-    "red_flags.csv": ("id", "group", "when", "urgency", "reason", "clinician_note", "source"),
+    "services.csv": ("id", "level", "name", "instruction", "source"),
+    "red_flags.csv": (
+        "id", "group", "when", "urgency", "service", "reason", "clinician_note", "source",
+    ),
     "causes.csv": ("id", "name", "lay_name", "group", "summary", "source"),
     "cause_evidence.csv": ("id", "cause", "when", "weight", "explanation", "source"),
     "advice.csv": (
@@ -100,6 +104,7 @@ class RedFlag:
     group: str
     when: Condition
     urgency: Urgency
+    service: str  # a services.csv id of the same level: where this rule sends the person
     reason: str
     clinician_note: str
     source: tuple[str, ...]
@@ -145,10 +150,16 @@ class Knowledge:
     version: str
     sources: Mapping[str, Source]
     questions: Mapping[str, Question]
+    services: Mapping[str, Service]  # in precedence order within a level; clinic names applied
     red_flags: tuple[RedFlag, ...]
+    rules_by_id: Mapping[str, RedFlag]
     causes: Mapping[str, Cause]
     cause_evidence: tuple[CauseEvidence, ...]
     advice: tuple[Advice, ...]
+
+    def rule(self, rule_id: str) -> RedFlag:
+        """The red-flag row with this id (KeyError if there is none)."""
+        return self.rules_by_id[rule_id]
 
     @property
     def red_flag_questions(self) -> frozenset[str]:
@@ -168,18 +179,23 @@ class Knowledge:
 
 # --------------------------------------------------------------------------- loading
 
-_cache: dict[Path, Knowledge] = {}
+
+_cache: dict[tuple[Path, Path | None], Knowledge] = {}
 _lock = threading.Lock()
 
 
 def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge:
-    """Return the validated knowledge base, loading it once per directory (thread-safe)."""
+    """Return the validated knowledge base, loading it once per directory (thread-safe).
+
+    The clinic's service file (:func:`aid.services.clinic_config_path`) is laid over
+    ``services.csv``; a wrong file raises :class:`aid.services.ClinicConfigError`.
+    """
     path = Path(directory) if directory is not None else DEFAULT_DIR
-    path = path.resolve()
+    key = (path.resolve(), clinic_config_path())
     with _lock:
-        if path not in _cache:
-            _cache[path] = _load(path)
-        return _cache[path]
+        if key not in _cache:
+            _cache[key] = _load(*key)
+        return _cache[key]
 
 
 def _rows(directory: Path, name: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -283,12 +299,25 @@ def _text(file: str, line: int, column: str, value: str) -> str:
     return value
 
 
-def _load(directory: Path) -> Knowledge:
+def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
     sources: dict[str, Source] = {}
     for line, row in _rows(directory, "sources.csv"):
         _enum("sources.csv", line, "kind", row["kind"], SOURCE_KINDS)
         _text("sources.csv", line, "title", row["title"])
         sources[row["id"]] = Source(**row)
+
+    services: dict[str, Service] = {}
+    for line, row in _rows(directory, "services.csv"):
+        f = "services.csv"
+        services[row["id"]] = Service(
+            id=row["id"], level=_enum(f, line, "level", row["level"], tuple(u.value for u in Urgency)),
+            name=_text(f, line, "name", row["name"]),
+            instruction=_text(f, line, "instruction", row["instruction"]),
+            source=_Checker(sources, {}).source(f, line, row["source"]),
+        )
+    if not any(s.level == Urgency.SELFCARE.value for s in services.values()):
+        raise KnowledgeError("services.csv", None, "level", "no service for self-care (home)")
+    services = apply_clinic_config(services, clinic)
 
     questions: dict[str, Question] = {}
     pending_enable: list[tuple[int, str, str]] = []
@@ -307,8 +336,17 @@ def _load(directory: Path) -> Knowledge:
         f = "red_flags.csv"
         when = check.condition(f, line, "when", _text(f, line, "when", row["when"]))
         urgency = Urgency(_enum(f, line, "urgency", row["urgency"], ("emergency", "urgent", "soon")))
+        service = _enum(f, line, "service", row["service"], tuple(services))
+        if services[service].level != urgency.value:
+            raise KnowledgeError(
+                f, line, "service",
+                f"service {service!r} is for {services[service].level}, not {urgency.value}; "
+                f"{urgency.value} services: "
+                + ", ".join(s.id for s in services.values() if s.level == urgency.value),
+            )
         red_flags.append(RedFlag(
             id=row["id"], group=_text(f, line, "group", row["group"]), when=when, urgency=urgency,
+            service=service,
             reason=_text(f, line, "reason", row["reason"]), clinician_note=row["clinician_note"],
             source=check.source(f, line, row["source"]),
         ))
@@ -360,10 +398,12 @@ def _load(directory: Path) -> Knowledge:
 
     return Knowledge(
         directory=directory,
-        version=_version(directory),
+        version=_version(directory, clinic),
         sources=MappingProxyType(sources),
         questions=MappingProxyType(questions),
+        services=MappingProxyType(services),
         red_flags=tuple(red_flags),
+        rules_by_id=MappingProxyType({r.id: r for r in red_flags}),
         causes=MappingProxyType(causes),
         cause_evidence=tuple(evidence),
         advice=tuple(advice),
@@ -425,10 +465,14 @@ def _replace_enable(question: Question, condition: Condition) -> Question:
     return replace(question, enable_when=condition)
 
 
-def _version(directory: Path) -> str:
-    """A short hash of every table's bytes: results name the exact rules that produced them."""
+def _version(directory: Path, clinic: Path | None = None) -> str:
+    """A short hash of every table's bytes (and the clinic's service file, when there is one):
+    results name the exact rules and service wording that produced them."""
     digest = hashlib.sha256()
     for name in sorted(COLUMNS):
         digest.update(name.encode())
         digest.update((directory / name).read_bytes().replace(b"\r\n", b"\n"))
+    if clinic is not None:
+        digest.update(b"clinic")
+        digest.update(clinic.read_bytes().replace(b"\r\n", b"\n"))
     return digest.hexdigest()[:12]

@@ -12,7 +12,7 @@ from html import escape
 from typing import Iterable
 
 from .knowledge import Knowledge, load_knowledge
-from .result import AdviceItem, Result
+from .result import INCOMPLETE_LABEL, AdviceItem, Result
 from .urgency import Urgency
 
 DISCLAIMER = (
@@ -27,6 +27,30 @@ URGENCY_COLOURS = {
     Urgency.SOON: ("#f9a825", "#1a1a1a"),
     Urgency.SELFCARE: ("#2e7d32", "#ffffff"),
 }
+
+#: Plain-words emergency warning signs (paraphrasing the emergency rows of red_flags.csv), fixed
+#: text so that they can still be shown when the tables fail to load (the dashboard's fail-safe)
+#: and when there is not enough information for advice. ``tests/ui/test_ui.py`` checks that every
+#: emergency rule group is covered.
+EMERGENCY_SIGNS: tuple[str, ...] = (
+    "Trouble peeing, or losing control of your bladder or bowels",
+    "Numbness or pins and needles around your bottom, genitals or inner thighs",
+    "New weakness in both legs, or new numbness or weakness in both arms",
+    "Pain or numbness that spreads down both legs and is new or getting worse",
+    "Chest pain, tightness or pressure, pain spreading to an arm, the jaw or the neck, "
+    "shortness of breath, or coughing up blood",
+    "Sharp pain on breathing in after giving birth, an operation, a long time without moving, "
+    "or with a swollen calf",
+    "Fainting or feeling faint, a pulsing feeling in your belly, or cold clammy sweating "
+    "with sudden severe pain",
+    "A fever with confusion, uncontrollable shaking, a racing heart, fast breathing, blotchy skin "
+    "or no urine all day; a fever with a stiff neck; or a fever with leg weakness or numbness",
+    "Kidney-stone type pain (waves from the side to the groin) with a fever or vomiting",
+    "Very dark urine with weak muscles",
+    "Back pain after a serious accident such as a car crash or a fall from a height",
+    "If you are pregnant: bleeding or fluid from the vagina, the baby moving less, regular "
+    "tightenings before 37 weeks, or a bad headache, blurred vision or sudden swelling",
+)
 
 ADVICE_HEADINGS = (
     ("selfcare", "What you can do now"),
@@ -54,7 +78,15 @@ def _sources(ids: Iterable[str]) -> str:
 def to_markdown(result: Result, kb: Knowledge | None = None) -> str:
     """A plain-text summary readable in a terminal or pasted into a record."""
     kb = kb or load_knowledge()
+    if result.incomplete:
+        out = [f"# {INCOMPLETE_LABEL}", "", f"**{result.action}**", "", "## Still to answer", ""]
+        out += [f"- {kb.questions[q].prompt} ({q})" for q in result.unanswered_required] + [""]
+        out += ["## Emergency warning signs: call 999 or go to the emergency department now", ""]
+        out += [f"- {sign}" for sign in EMERGENCY_SIGNS] + [""]
+        out += [f"_Knowledge base version {result.kb_version}._", "", f"_{DISCLAIMER}_", ""]
+        return "\n".join(out)
     out = [f"# {result.urgency.label}", "", f"**{result.action}**", ""]
+    out += ["## Where to go", "", f"- {result.service.text}", ""]
     if result.reasons:
         out += ["## Why", ""]
         for r in result.reasons:
@@ -98,7 +130,14 @@ def card_sections(result: Result) -> list[tuple[str, str, str]]:
 
     Shared by the dashboard's card and the downloadable summary so both say the same.
     """
-    sections: list[tuple[str, str, str]] = []
+    service = result.service
+    phone = (
+        f" <span class='phone'>Phone: {escape(service.phone)}</span>" if service.phone else ""
+    )
+    sections: list[tuple[str, str, str]] = [(
+        "where", "Where to go",
+        f"<p><b>{escape(service.name)}</b>: {escape(service.instruction)}{phone}</p>",
+    )]
     if result.reasons:
         items = []
         for r in result.reasons:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .services import Service
 from .urgency import Urgency
+
+#: What an incomplete result tells the person instead of a level (issue 12: never "self-care").
+INCOMPLETE_LABEL = "Not enough information yet"
+INCOMPLETE_ACTION = (
+    "Not enough information to give advice yet: answer the questions listed. If any emergency "
+    "warning sign applies, call 999 or go to the emergency department now."
+)
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class FiredAnswer:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why the urgency is what it is: one fired rule from red_flags.csv (or the escalation rule)."""
+    """Why the urgency is what it is: one fired rule from red_flags.csv."""
 
     rule_id: str
     urgency: Urgency
@@ -137,6 +145,7 @@ class Result:
     """The whole answer of :func:`aid.triage`: urgency first, then why, causes and advice."""
 
     urgency: Urgency
+    service: Service
     reasons: tuple[Reason, ...]
     causes: tuple[PossibleCause, ...]
     advice: tuple[AdviceItem, ...]
@@ -148,7 +157,16 @@ class Result:
     kb_version: str = ""
 
     @property
+    def incomplete(self) -> bool:
+        """True while advice that sounds safe would rest on missing information: a required
+        question is unanswered and no rule has fired. The result then says "not enough
+        information" on every face, never "self-care" (a fired rule always shows at once)."""
+        return self.urgency is Urgency.SELFCARE and bool(self.unanswered_required)
+
+    @property
     def action(self) -> str:
+        if self.incomplete:
+            return INCOMPLETE_ACTION
         return self.urgency.action
 
     @property
@@ -161,8 +179,10 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form: the CLI's ``--json`` output and the encounter log's record."""
         return {
+            "status": "incomplete" if self.incomplete else "complete",
             "urgency": self.urgency.value,
             "action": self.action,
+            "service": self.service.to_dict(),
             "reasons": [r.to_dict() for r in self.reasons],
             "causes": [c.to_dict() for c in self.causes],
             "advice": [a.to_dict() for a in self.advice],

@@ -158,7 +158,7 @@ class Encounter:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """The rule ids that set the urgency (red_flags.csv ids, or the escalation rule)."""
+        """The rule ids that set the urgency (red_flags.csv ids)."""
         return tuple(r["rule_id"] for r in self.result.get("reasons", ()))
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .knowledge import Knowledge, load_knowledge
 from .result import Result
-from .triage import ESCALATION_GROUPS, ESCALATION_RULE_ID, MAX_CAUSES, MIN_CAUSE_SCORE
+from .triage import MAX_CAUSES, MIN_CAUSE_SCORE
 from .urgency import Urgency
 
 #: Highest first, the order every table uses.
@@ -136,11 +136,12 @@ def urgency_steps() -> pd.DataFrame:
               "when q is unanswered (it reads 'not known to be v')."),
         ("2", "Every red_flags.csv row whose `when` holds fires. Urgency is the highest level "
               "among fired rows; no fired row means selfcare."),
-        ("3", f"Escalation ({ESCALATION_RULE_ID}): urgent rows from {ESCALATION_GROUPS} or more "
-              "different groups together make an emergency (S3: several warning signs together)."),
+        ("3", "Rules do not stack: a combination is an emergency only where a row names it "
+              "(policy 'How rules combine'). Where to go is the service of the most urgent rows, "
+              "the first in services.csv order (maternity unit before emergency department); "
+              "self-care means home."),
         ("4", "Unanswered red-flag questions are listed when answering them could still fire a "
-              "rule that would raise the urgency (an urgent sign of another group would escalate "
-              "to emergency)."),
+              "rule that would raise the urgency."),
         ("5", f"Possible causes: cause_evidence.csv weights of matching rows are summed; a cause "
               f"is shown from a score of {MIN_CAUSE_SCORE:g}, at most {MAX_CAUSES}, highest first "
               "(ties: causes.csv order). Never a diagnosis."),

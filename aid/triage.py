@@ -3,9 +3,12 @@
 Pure: no I/O, no widgets, nothing global but the loaded knowledge. The semantics are those of
 ``docs/architecture.md`` ("Triage semantics"):
 
-* urgency is the highest level among fired ``red_flags.csv`` rows; fired ``urgent`` rows from two
-  or more different groups together escalate to ``emergency`` (S3: several warning signs together
-  are an emergency); no fired row means ``selfcare``;
+* urgency is the highest level among fired ``red_flags.csv`` rows; every fired row is a reason.
+  Rows do not stack: a combination is an emergency only where a row names it (policy "How rules
+  combine", G17), so two unrelated "see a doctor today" signs stay "today". No fired row means
+  ``selfcare``;
+* the result says where to go: the service of its most urgent rows, the first in
+  ``services.csv`` order (the more specific service first); ``home`` for self-care;
 * causes are ranked by the summed weights of their matched ``cause_evidence.csv`` rows and only
   shown as *possible contributing* causes;
 * advice rows are chosen by cause and answers; a matching ``avoid_when`` withholds a row and says
@@ -20,6 +23,7 @@ from typing import Any, Mapping
 from .answers import Answers
 from .conditions import Condition
 from .knowledge import Knowledge, load_knowledge
+from .services import Service
 from .result import (
     AdviceItem,
     Evidence,
@@ -36,9 +40,6 @@ from .urgency import Urgency
 MIN_CAUSE_SCORE = 1.0
 #: At most this many possible causes are shown: more would read like a diagnosis list.
 MAX_CAUSES = 5
-#: Urgent rules from this many distinct groups together make an emergency (S3).
-ESCALATION_GROUPS = 2
-ESCALATION_RULE_ID = "RF-SEVERAL-URGENT"
 #: Advice kinds not offered when the person is told to go to the emergency department now.
 NOT_WHILE_EMERGENCY = frozenset({"selfcare", "treatment", "prevention"})
 
@@ -62,16 +63,18 @@ def triage(answers: Mapping[str, Any] | Answers, knowledge: Knowledge | None = N
 
     reasons = _fired_reasons(kb, valid)
     urgency = max((r.urgency for r in reasons), default=Urgency.SELFCARE)
+    service = choose_service(kb, urgency, reasons)
     causes = _rank_causes(kb, valid)
     advice, withheld, safety_net = _select_advice(kb, valid, causes, urgency)
     return Result(
         urgency=urgency,
+        service=service,
         reasons=reasons,
         causes=causes,
         advice=advice,
         safety_net=safety_net,
         withheld=withheld,
-        unanswered=_unanswered_red_flags(kb, valid, urgency, reasons),
+        unanswered=_unanswered_red_flags(kb, valid, urgency),
         unanswered_required=tuple(
             q.id for q in kb.questions.values()
             if q.required and q.id not in valid and q.enable_when.matches(valid)
@@ -91,6 +94,20 @@ def explain(kb: Knowledge, condition: Condition, answers: Answers) -> tuple[Fire
     return tuple(out)
 
 
+def choose_service(kb: Knowledge, urgency: Urgency, reasons: tuple[Reason, ...]) -> Service:
+    """Where to go: among the rules at the result's level, the service first in table order.
+
+    ``services.csv`` lists each level's services from the most specific (maternity unit,
+    acute oncology) to the most general, so a pregnant woman with an emergency sign is sent to
+    the maternity unit even when a general emergency rule fires too. Self-care goes ``home``.
+    """
+    named = {kb.rule(r.rule_id).service for r in reasons if r.urgency == urgency}
+    for service in kb.services.values():
+        if service.level == urgency.value and (service.id in named or not named):
+            return service
+    raise AssertionError(f"no {urgency.value} service in services.csv")  # the loader prevents it
+
+
 def _fired_reasons(kb: Knowledge, answers: Answers) -> tuple[Reason, ...]:
     fired = [
         Reason(
@@ -101,23 +118,6 @@ def _fired_reasons(kb: Knowledge, answers: Answers) -> tuple[Reason, ...]:
         for rule in kb.red_flags
         if rule.when.matches(answers)
     ]
-    urgent = [r for r in fired if r.urgency == Urgency.URGENT]
-    groups = tuple(dict.fromkeys(r.group for r in urgent))
-    if len(groups) >= ESCALATION_GROUPS:
-        seen = {}  # the answers given that set off the urgent signs (not the unanswered ones)
-        for r in urgent:
-            for a in r.answers:
-                if a.question in answers:
-                    seen.setdefault(a.question, a)
-        fired.append(Reason(
-            rule_id=ESCALATION_RULE_ID, urgency=Urgency.EMERGENCY, group="several",
-            reason=(
-                "Several different warning signs together: taken together they need emergency "
-                "care, even though each alone would mean seeing a doctor today."
-            ),
-            clinician_note=f"Urgent red flags from {len(groups)} groups: {', '.join(groups)}.",
-            answers=tuple(seen.values()), source=("S3",),
-        ))
     # Most urgent first; within a level, table order (stable sort).
     return tuple(sorted(fired, key=lambda r: -r.urgency.rank))
 
@@ -174,25 +174,18 @@ def _select_advice(
 
 
 def _unanswered_red_flags(
-    kb: Knowledge, answers: Answers, urgency: Urgency, reasons: tuple[Reason, ...]
+    kb: Knowledge, answers: Answers, urgency: Urgency
 ) -> tuple[Unanswered, ...]:
     """Unanswered questions that could still fire a rule that would raise the urgency.
 
     A rule "could still fire" when every atom on an answered question holds; each of its
-    unanswered (positive) atoms names a question worth asking. An urgent rule raises the level
-    to emergency when an urgent rule of another group has already fired (the escalation rule).
-    Questions hidden by their ``enable_when`` are skipped: the question they depend on is listed
-    instead.
+    unanswered (positive) atoms names a question worth asking. Questions hidden by their
+    ``enable_when`` are skipped: the question they depend on is listed instead.
     """
-    urgent_groups = {r.group for r in reasons if r.urgency == Urgency.URGENT}
     could: dict[str, Urgency] = {}
     for rule in kb.red_flags:
-        if rule.urgency < Urgency.URGENT:
-            continue
         raises_to = rule.urgency
-        if rule.urgency == Urgency.URGENT and urgent_groups - {rule.group}:
-            raises_to = Urgency.EMERGENCY
-        if raises_to <= urgency:
+        if raises_to < Urgency.URGENT or raises_to <= urgency:
             continue
         open_questions = []
         possible = True

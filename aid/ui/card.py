@@ -22,7 +22,7 @@ from ..urgency import Urgency
 
 def is_pending(result: Result) -> bool:
     """True while there is no advice to give yet: required answers missing and no rule fired."""
-    return result.urgency == Urgency.SELFCARE and bool(result.unanswered_required)
+    return result.incomplete
 
 
 def _missing_required(result: Result, kb: Knowledge) -> str:

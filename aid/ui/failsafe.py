@@ -2,9 +2,8 @@
 
 Safety first (DESIGN.md): if the aid cannot work out advice, the person must still be told which
 signs mean an emergency and to contact a doctor. The message is fixed text, kept here rather than
-read from ``red_flags.csv``, so that it still shows when the knowledge tables themselves fail to
-load. It paraphrases the ``emergency`` rows of ``red_flags.csv``; ``tests/ui/test_ui.py`` checks
-that every emergency rule group is covered.
+read from ``red_flags.csv`` (``aid.report.EMERGENCY_SIGNS``), so that it still shows when the
+knowledge tables themselves fail to load.
 
 The error itself goes to the server log, never to the page: inside a Jupyter kernel, anything
 written to ``sys.stderr`` (even file descriptor 2) is forwarded to the browser, so the handler
@@ -22,23 +21,12 @@ import sys
 from html import escape
 from typing import Any, Callable, TypeVar
 
+from ..report import EMERGENCY_SIGNS
+
 logger = logging.getLogger("aid.ui")
 
-#: Plain-words emergency warning signs (paraphrasing the emergency rows of red_flags.csv).
-WARNING_SIGNS: tuple[str, ...] = (
-    "Trouble peeing, or losing control of your bladder or bowels",
-    "Numbness or pins and needles around your bottom, genitals or inner thighs",
-    "New weakness in your legs, a dragging foot, or new difficulty walking",
-    "Pain or numbness that spreads down both legs and is new or getting worse",
-    "Chest pain, tightness or pressure, pain spreading to an arm, the jaw or the neck, "
-    "shortness of breath, or coughing up blood",
-    "Fainting or feeling faint, a pulsing feeling in your belly, or cold clammy sweating "
-    "with sudden severe pain",
-    "A fever together with leg weakness or numbness",
-    "Kidney-stone type pain (waves from the side to the groin) with a fever or vomiting",
-    "Back pain after a serious accident such as a car crash or a fall from a height",
-    "If you are pregnant: bleeding or fluid from the vagina",
-)
+#: The emergency warning signs, shared with the "not enough information" result.
+WARNING_SIGNS = EMERGENCY_SIGNS
 
 FAILSAFE_TITLE = "Sorry, something went wrong and the aid cannot give advice right now."
 

@@ -264,10 +264,16 @@ def test_each_emergency_red_flag_shows_the_banner_at_once(app, rule):
     assert "What you can do now" not in text_of(card), "no home care advice in an emergency"
 
 
-def test_several_urgent_signs_together_show_the_emergency_banner(app):
-    answer(app, {"fever": "yes", "blood_stool": "yes"})
+def test_an_emergency_combination_shows_the_emergency_banner(app):
+    answer(app, {"fever": "yes", "history": ["injects_drugs"]})
     assert app.result.urgency == Urgency.EMERGENCY
     assert "banner-emergency" in app.banner_html
+
+
+def test_unrelated_urgent_signs_do_not_show_the_emergency_banner(app):
+    answer(app, {"fever": "yes", "blood_stool": "yes"})
+    assert app.result.urgency == Urgency.URGENT
+    assert app.banner_html == ""
 
 
 def test_banner_goes_away_when_the_red_flag_answer_is_corrected(app):
@@ -470,9 +476,10 @@ def test_a_broken_knowledge_base_still_gives_safe_advice(monkeypatch, caplog):
 def test_failsafe_names_a_sign_of_every_emergency_group():
     """WARNING_SIGNS is fixed text (it must work when the tables cannot load): keep it in step."""
     keyword = {
-        "spinal_nerves": "bladder", "infection": "fever", "kidney": "Kidney-stone",
-        "chest": "Chest pain", "aorta": "pulsing", "fracture": "serious accident",
-        "cancer": "weakness in your legs", "pregnancy": "pregnant",
+        "cauda_equina": "bladder", "spinal_cord": "both arms", "infection": "stiff neck",
+        "sepsis": "confusion", "kidney": "Kidney-stone", "chest": "Chest pain",
+        "aorta": "pulsing", "fracture": "serious accident", "cancer": "weakness in both legs",
+        "pregnancy": "pregnant", "muscle": "dark urine",
     }
     groups = {r.group for r in KB.red_flags if r.urgency == Urgency.EMERGENCY}
     assert groups <= set(keyword), f"add a warning sign for {groups - set(keyword)}"

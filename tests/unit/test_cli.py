@@ -43,10 +43,22 @@ def test_saddle_numbness_yes_is_an_emergency_from_the_command_line(tmp_path):
 
 
 def test_triage_reads_stdin_and_prints_markdown():
-    done = run("triage", "-", stdin=json.dumps({"location": ["lower_back"], "injury": "lifting"}))
+    answers = {"location": ["lower_back"], "injury": "lifting", "duration_days": 1, "severity": 5,
+               "age": 30}
+    done = run("triage", "-", stdin=json.dumps(answers))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("# ")
-    assert "When to get help" in done.stdout
+    assert done.stdout.startswith("# Self-care")
+    assert "When to get help" in done.stdout and "## Where to go" in done.stdout
+
+
+def test_no_answers_is_not_enough_information_never_self_care():
+    """Issue 12: advice that sounds safe never comes from missing information."""
+    done = run("triage", "-", stdin="{}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Not enough information yet")
+    assert "Self-care" not in done.stdout
+    assert "(age)" in done.stdout and "call 999" in done.stdout
+    assert "Numbness or pins and needles around your bottom" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,6 @@ from aid.cohort import (
     worklist,
 )
 from aid.knowledge import Question
-from aid.triage import ESCALATION_RULE_ID
 from answer_strategies import value_for
 
 KB = load_knowledge()
@@ -101,7 +100,8 @@ def build_frame(rows: list[dict[str, Any]], text: bool, extra_empty: list[str]) 
 def expected(answers: dict[str, Any]) -> dict[str, str]:
     result = triage(answers)
     return {
-        "urgency": result.urgency.value,
+        "urgency": "incomplete" if result.incomplete else result.urgency.value,
+        "service": result.service.id,
         "top_cause": result.causes[0].cause_id if result.causes else "",
         "red_flags": ";".join(result.fired_rule_ids),
         "unanswered_red_flags": ";".join(u.question for u in result.unanswered),
@@ -164,13 +164,23 @@ def test_bad_rows_are_reported_and_the_others_still_agree(rows, data, text):
 # ------------------------------------------------------------------ examples
 
 
-def test_escalation_rule_is_listed_like_in_result():
-    answers = {"fever": "yes", "blood_stool": "yes", "age": 40}
+def test_fired_rules_and_service_are_listed_like_in_result():
+    answers = {"fever": "yes", "blood_stool": "yes", "age": 40, "pregnant": "yes", "vaginal_bleeding": "yes"}
     out = triage_frame(pd.DataFrame([answers]))
     flags = str(out["red_flags"].iloc[0]).split(";")
-    assert ESCALATION_RULE_ID in flags
     assert str(out["urgency"].iloc[0]) == "emergency"
     assert tuple(flags) == triage(answers).fired_rule_ids
+    assert str(out["service"].iloc[0]) == "maternity_unit" == triage(answers).service.id
+
+
+def test_required_answers_missing_is_incomplete_not_selfcare():
+    """Issue 12: a row with the required questions empty never reads as self-care."""
+    frame = pd.DataFrame({"subject": ["empty", "full"], "location": ["", "lower_back"],
+                          "duration_days": ["", "1"], "severity": ["", "3"], "age": ["", "30"]})
+    out = triage_frame(frame)
+    assert list(out["urgency"]) == ["incomplete", "selfcare"]
+    assert triage({}).incomplete and not triage(
+        {"location": ["lower_back"], "duration_days": 1, "severity": 3, "age": 30}).incomplete
 
 
 def test_one_bad_cell_fails_only_its_row_with_a_clear_message():
@@ -211,7 +221,7 @@ def test_kept_columns_are_carried_through_untouched():
     assert list(out.columns) == ["clinic", "subject", "fever", *OUTPUT_COLUMNS]
     assert list(out["clinic"]) == ["north", "south"]
     assert list(out["fever"]) == ["yes", ""]  # the input is never rewritten
-    assert list(out["urgency"]) == ["urgent", "selfcare"]
+    assert list(out["urgency"]) == ["urgent", "incomplete"]
 
 
 def test_result_columns_cannot_clash_with_input_columns():

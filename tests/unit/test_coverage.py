@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from aid.knowledge import load_knowledge
-from aid.triage import ESCALATION_RULE_ID, MIN_CAUSE_SCORE, triage
+from aid.triage import MIN_CAUSE_SCORE, triage
 from aid.urgency import Urgency
 
 HERE = Path(__file__).resolve().parent
@@ -52,8 +52,9 @@ TABLES = {
     "cause_evidence": {e.id: e.source for e in KB.cause_evidence},
     "advice": {a.id: a.source for a in KB.advice},
     "questions": {q.id: q.source for q in KB.questions.values()},
-    # The engine's own rule: several urgent warning signs together are an emergency (S3).
-    "engine": {ESCALATION_RULE_ID: ("S3",)},
+    "services": {s.id: s.source for s in KB.services.values()},
+    # What the engine itself does, not a table row: tests/unit/test_triage.py proves each.
+    "engine": {"highest-fired-rule": ("G17",), "no-stacking": ("G17",), "combination-by-rule": ("G17",)},
 }
 
 # (source id, the item in words, table, row id that covers it)
@@ -65,9 +66,9 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S1", "bruised ribs from physical trauma", "causes", "bruised_ribs"),
     ("S1", "bruised ribs from a hard punch or blow", "cause_evidence", "CE-BRUISED-BLOW"),
     ("S1", "bruised ribs from a nasty fall", "cause_evidence", "CE-BRUISED-FALL"),
-    ("S1", "sudden extreme rib pain: swift visit to a physician or urgent care", "red_flags", "RF-RIB-SUDDEN-SEVERE"),
-    ("S1", "rib pain that renders you inactive: swift visit", "red_flags", "RF-RIB-DISABLING"),
-    ("S1", "rib pain with tingling or numbness: swift visit", "red_flags", "RF-RIB-NUMB"),
+    ("S1", "sudden extreme rib pain: swift visit to a physician or urgent care", "red_flags", "RF-RIB-SUDDEN-EXTREME"),
+    ("S1", "rib pain that renders you inactive: swift visit", "red_flags", "RF-RIB-SUDDEN-EXTREME"),
+    ("S1", "rib pain with tingling or numbness: swift visit", "red_flags", "RF-RIB-BAND"),
     ("S1", "the question that asks about tingling or numbness over the ribs", "questions", "rib_numbness"),
     ("S1", "fresh, concerning pain: do not delay, earlier treatment means faster recovery", "advice", "AD-CA-DONT-IGNORE"),
     ("S1", "recurring cramps mean you should see a specialist", "red_flags", "RF-RECURRING"),
@@ -169,14 +170,14 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S3", "disc prolapse (herniated disc) from repetitive stress, trauma or ageing", "causes", "disc_herniation"),
     ("S3", "herniated disc (evidence)", "cause_evidence", "CE-DISC-KNOWN"),
     ("S3", "herniated disc pressing on a nerve root down a leg", "cause_evidence", "CE-DISC-LEG"),
-    ("S3", "several warning signs together are an emergency", "engine", ESCALATION_RULE_ID),
+    ("S3", "several warning signs together are an emergency (each of S3's list is one already)", "red_flags", "RF-CES-BILATERAL"),
     ("S3", "several warning signs together: safety net", "advice", "AD-SAFETY-SEVERAL"),
     ("S3", "cannot control bladder or bowels", "red_flags", "RF-CES-INCONTINENCE"),
     ("S3", "incontinence from severe nerve compression", "causes", "cauda_equina_syndrome"),
     ("S3", "incontinence from infection", "causes", "spinal_infection"),
     ("S3", "numbness in the groin or buttock area", "red_flags", "RF-CES-SADDLE"),
-    ("S3", "tingling can be a symptom of sciatica", "red_flags", "RF-NUMB-NEW"),
-    ("S3", "sudden weakness in the legs", "red_flags", "RF-NEURO-WEAKNESS"),
+    ("S3", "tingling can be a symptom of sciatica", "red_flags", "RF-NUMB-WORSENING"),
+    ("S3", "sudden weakness in the legs", "red_flags", "RF-CES-WEAK-BOTH"),
     ("S3", "pain radiating down to the legs", "red_flags", "RF-SCIATICA-ONE"),
     ("S3", "pain radiating down both legs (severe nerve compression)", "red_flags", "RF-CES-BILATERAL"),
     ("S3", "sharp pain can mean a kidney problem", "red_flags", "RF-SHARP-FLANK"),
@@ -239,7 +240,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S4", "side effects of medication", "causes", "medication_side_effect"),
     ("S4", "statins affect muscles (evidence)", "cause_evidence", "CE-MED-STATIN"),
     ("S4", "uterine contractions during menses", "causes", "menstrual_cramps"),
-    ("S4", "seek help for severe cramps", "red_flags", "RF-SEVERE"),
+    ("S4", "seek help for severe cramps", "red_flags", "RF-SELFCARE-FAILED"),
     ("S4", "seek help when cramps persist after conservative treatment", "red_flags", "RF-SELFCARE-FAILED"),
     ("S4", "seek help when cramps become worse", "red_flags", "RF-WORSENING"),
     ("S4", "difficulty urinating", "red_flags", "RF-CES-BLADDER"),
@@ -247,12 +248,12 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("S4", "blood in the urine", "red_flags", "RF-BLOOD-URINE"),
     ("S4", "blood in the stool", "red_flags", "RF-BLOOD-STOOL"),
     ("S4", "other changes in urinary output", "red_flags", "RF-URINE-CHANGE"),
-    ("S4", "difficulty with bowel movements", "red_flags", "RF-BOWEL-DIFFICULTY"),
+    ("S4", "difficulty with bowel movements", "red_flags", "RF-CONSTIPATION-UNCHECKED"),
     ("S4", "incontinence", "red_flags", "RF-CES-INCONTINENCE"),
-    ("S4", "numbness or altered sensation in the lower limbs", "red_flags", "RF-NUMB-NEW"),
+    ("S4", "numbness or altered sensation in the lower limbs", "red_flags", "RF-NUMB-WORSENING"),
     ("S4", "long-standing numbness in the lower limbs", "red_flags", "RF-NUMB-OLD"),
-    ("S4", "difficulty walking", "red_flags", "RF-NEURO-WEAKNESS"),
-    ("S4", "after an accident or sporting mishap get checked", "red_flags", "RF-INJURY-CHECK"),
+    ("S4", "difficulty walking", "red_flags", "RF-NEURO-WEAK-ONE"),
+    ("S4", "after an accident or sporting mishap get checked", "red_flags", "RF-TRAUMA-MAJOR"),
     ("S4", "after a serious accident: rule out serious injury", "red_flags", "RF-TRAUMA-MAJOR"),
     ("S4", "after an accident or sporting mishap get checked (advice)", "advice", "AD-CA-ACCIDENT"),
     ("S4", "rest and relaxation", "advice", "AD-SC-RELAX"),
@@ -304,11 +305,11 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G1", "saddle numbness (cannot feel the toilet paper)", "red_flags", "RF-CES-SADDLE"),
     ("G1", "new sexual dysfunction", "red_flags", "RF-CES-SEXUAL"),
     ("G1", "sciatica in both legs or becoming two-sided", "red_flags", "RF-CES-BILATERAL"),
-    ("G1", "severe or progressive leg weakness, foot drop, difficulty walking", "red_flags", "RF-NEURO-WEAKNESS"),
-    ("G1", "long-standing stable weakness is not an emergency", "red_flags", "RF-NEURO-WEAKNESS-OLD"),
+    ("G1", "severe or progressive weakness in both legs, difficulty walking", "red_flags", "RF-CES-WEAK-BOTH"),
+    ("G1", "long-standing stable weakness is not an emergency", "red_flags", "RF-NEURO-WEAK-OLD"),
     ("G1", "long-standing stable two-sided leg symptoms are not an emergency", "red_flags", "RF-SCIATICA-BOTH-OLD"),
     ("G1", "ask whether leg symptoms are new within two weeks", "questions", "leg_symptoms_new"),
-    ("G1", "isolated constipation (often codeine) is not a CES sign", "red_flags", "RF-BOWEL-DIFFICULTY"),
+    ("G1", "isolated constipation (often codeine) is not a CES sign", "red_flags", "RF-CONSTIPATION-UNCHECKED"),
     ("G1", "isolated constipation is not a CES sign (advice)", "advice", "AD-CA-CONSTIPATION"),
     ("G1", "suspected CES: urgent MRI", "advice", "AD-TS-MRI-CES"),
     ("G1", "suspected CES (evidence)", "cause_evidence", "CE-CES-SADDLE"),
@@ -329,12 +330,8 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G3", "past cancer with numbness: emergency", "red_flags", "RF-CANCER-NEURO-NUMB"),
     ("G3", "unexplained weight loss", "red_flags", "RF-WEIGHT-LOSS"),
     ("G3", "constant pain, worse at night or lying down", "red_flags", "RF-NIGHT-PAIN"),
-    ("G3", "age over 50 with a new kind of back pain", "red_flags", "RF-AGE-NEW"),
-    ("G3", "several cancer signs together: urgent", "red_flags", "RF-CANCER-SEVERAL-NIGHT"),
-    ("G3", "several together: weight loss and age over 50", "red_flags", "RF-CANCER-SEVERAL-AGE"),
-    ("G3", "several together: night pain and age over 50", "red_flags", "RF-CANCER-SEVERAL-NIGHT-AGE"),
-    ("G3", "several together: thoracic pain and weight loss", "red_flags", "RF-CANCER-SEVERAL-THORACIC-WEIGHT"),
-    ("G3", "several together: thoracic pain and night pain", "red_flags", "RF-CANCER-SEVERAL-THORACIC-NIGHT"),
+    ("G3", "age over 50 with a new kind of back pain", "red_flags", "RF-AGE-NEW-NO-STRAIN"),
+    ("G3", "several weaker flags together are still soon (changed in the revised policy)", "red_flags", "RF-WEIGHT-LOSS"),
     ("G3", "past cancer with long-known pain: review", "red_flags", "RF-CANCER-HISTORY-KNOWN"),
     ("G3", "past cancer: see a doctor today; weak legs make it an emergency", "advice", "AD-CA-CANCER"),
     ("G3", "thoracic pain after cancer", "cause_evidence", "CE-CANCER-THORACIC"),
@@ -371,7 +368,7 @@ COVERAGE: list[tuple[str, str, str, str]] = [
     ("G7", "colic with fever or shivering: emergency", "red_flags", "RF-RENAL-COLIC-FEVER"),
     ("G7", "colic with vomiting that stops fluids: emergency", "red_flags", "RF-RENAL-COLIC-VOMIT"),
     ("G7", "vomiting that stops fluids", "red_flags", "RF-VOMIT-FLUIDS"),
-    ("G7", "kidney infection in pregnancy: emergency", "red_flags", "RF-KIDNEY-INFECTION-PREGNANT"),
+    ("G7", "kidney infection in pregnancy: emergency", "red_flags", "RF-KIDNEY-PREGNANT-URINE"),
     ("G7", "pain relief and fluids for a kidney stone", "advice", "AD-TX-KIDNEY-STONE"),
     ("G7", "colic with a single kidney: emergency", "red_flags", "RF-RENAL-COLIC-SINGLE"),
     ("G7", "colic in pregnancy: emergency", "red_flags", "RF-RENAL-COLIC-PREGNANT"),
@@ -409,6 +406,96 @@ COVERAGE: list[tuple[str, str, str, str]] = [
 ]
 
 
+# ------------------------------------------------------------------ the revised policy, line by line
+#: Where the product policy lives on the development machine and in CI (beside the repository).
+POLICY_FILE = Path(os.environ.get("AID_POLICY_FILE", HERE.parents[2] / "shared" / "clinical-references.md"))
+#: Sections of the policy that are product policy (the others describe levels or other tools).
+POLICY_SKIP_SECTIONS = ("Levels", "What the best triage tools do")
+
+#: (source id, the policy line's first words, rows that carry it). Every bullet and every "Where
+#: to go" row of clinical-references.md is here; ``test_every_policy_line_is_mapped`` reads the
+#: file when it is present and fails on a line nobody mapped.
+POLICY: list[tuple[str, str, list[tuple[str, str]]]] = [
+    ("G17", "The level is the highest among the rules", [("engine", "highest-fired-rule")]),
+    ("G17", "Features of one concern do not stack", [("engine", "no-stacking"), ("red_flags", "RF-KIDNEY-INFECTION"), ("red_flags", "RF-CANCER-HISTORY")]),
+    ("G17", "Emergency by combination only where a rule names", [("engine", "combination-by-rule"), ("red_flags", "RF-INF-RISK"), ("red_flags", "RF-INF-NEURO-WEAK"), ("red_flags", "RF-CANCER-NEURO-RADIATING"), ("red_flags", "RF-SEPSIS"), ("red_flags", "RF-CLOT-RISK")]),
+    ("G1", "difficulty starting to pass urine, a weak or", [("red_flags", "RF-CES-BLADDER")]),
+    ("G1", "loss of bladder or bowel control, leaking without", [("red_flags", "RF-CES-INCONTINENCE")]),
+    ("G1", "numbness or pins and needles around the anus", [("red_flags", "RF-CES-SADDLE"), ("questions", "saddle_numbness")]),
+    ("G1", "new loss of genital sensation, or new erection", [("red_flags", "RF-CES-SEXUAL"), ("questions", "sexual_problem")]),
+    ("G1", "sciatica in both legs, or one-sided sciatica", [("red_flags", "RF-CES-BILATERAL")]),
+    ("G1", "severe or progressive weakness or numbness in BOTH", [("red_flags", "RF-CES-WEAK-BOTH"), ("questions", "leg_weakness_side")]),
+    ("G1", "Not CES: constipation alone (often from codeine)", [("causes", "constipation"), ("advice", "AD-SC-CONSTIPATION"), ("red_flags", "RF-CONSTIPATION-UNCHECKED"), ("red_flags", "RF-CONSTIPATION-VOMIT"), ("red_flags", "RF-SCIATICA-BOTH-OLD")]),
+    ("G11", "new numbness or weakness in both arms, or", [("causes", "spinal_cord_compression"), ("red_flags", "RF-ARMS-BOTH"), ("red_flags", "RF-ARM-ONE-WORSE"), ("red_flags", "RF-ARM-ONE"), ("questions", "arm_symptoms")]),
+    ("G11", "sudden weakness of both legs, with or without", [("red_flags", "RF-CES-WEAK-BOTH")]),
+    ("G11", "new one-sided foot drop or leg weakness", [("red_flags", "RF-NUMB-SETTLING"), ("red_flags", "RF-NEURO-WEAK-ONE"), ("red_flags", "RF-NUMB-WORSENING")]),
+    ("G11", "one-sided sciatica (pain below the knee) without", [("red_flags", "RF-SCIATICA-ONE")]),
+    ("G2", "fever, chills or feeling systemically unwell with back", [("red_flags", "RF-INF-FEVER")]),
+    ("G2", "fever with back pain plus any risk factor", [("red_flags", "RF-INF-RISK")]),
+    ("G2", "fever with any nerve sign (weakness, numbness, bladder", [("red_flags", "RF-INF-NEURO-WEAK"), ("red_flags", "RF-INF-NEURO-NUMB"), ("red_flags", "RF-INF-NEURO-ARM")]),
+    ("G2", "new back pain without fever in someone who", [("red_flags", "RF-INF-RISK-NOFEVER")]),
+    ("G2", "back pain with fever plus headache, stiff neck", [("red_flags", "RF-HEADACHE-NECK"), ("red_flags", "RF-MENINGITIS"), ("causes", "meningitis")]),
+    ("G3", "past cancer with new back pain: urgent (GP", [("red_flags", "RF-CANCER-HISTORY"), ("red_flags", "RF-CANCER-NEURO-WEAK"), ("red_flags", "RF-CANCER-NEURO-NUMB"), ("red_flags", "RF-CANCER-NEURO-RADIATING"), ("red_flags", "RF-CANCER-NEURO-ARM")]),
+    ("G3", "weaker flags (age over 50 with a new", [("red_flags", "RF-AGE-NEW-NO-STRAIN"), ("red_flags", "RF-AGE-NEW-NONMECH"), ("red_flags", "RF-WEIGHT-LOSS"), ("red_flags", "RF-NIGHT-PAIN"), ("red_flags", "RF-NONMECH-THORACIC"), ("red_flags", "RF-CHRONIC")]),
+    ("G3", "a weaker flag plus severe pain not controlled", [("red_flags", "RF-CANCER-UNCONTROLLED-AGE"), ("red_flags", "RF-CANCER-UNCONTROLLED-WEIGHT"), ("red_flags", "RF-CANCER-FRACTURE")]),
+    ("G3", "a new lump, swelling or change in the", [("red_flags", "RF-BACK-LUMP")]),
+    ("G3", "new confusion, vomiting and thirst with cancer or", [("red_flags", "RF-CONFUSION"), ("causes", "high_calcium")]),
+    ("G4", "major trauma (road accident, fall from height): emergency", [("red_flags", "RF-TRAUMA-MAJOR")]),
+    ("G4", "minor fall or heavy lifting in someone with", [("red_flags", "RF-FRACTURE-RISK"), ("red_flags", "RF-FRACTURE-AGE"), ("red_flags", "RF-FRACTURE-FRAGILE-SUDDEN")]),
+    ("G4", "possible osteoporotic fracture without those risk factors (e.g.", [("red_flags", "RF-FRACTURE-POSTMENOPAUSE")]),
+    ("G4", "focal rib pain in a rower or similar", [("advice", "AD-SC-STRESS-FRACTURE"), ("red_flags", "RF-RIB-STRESS"), ("causes", "rib_stress_fracture")]),
+    ("G5", "sudden severe back or abdominal pain, especially over", [("red_flags", "RF-AORTA-PULSING-SEVERE"), ("red_flags", "RF-AORTA-FAINT"), ("red_flags", "RF-AORTA-CLAMMY"), ("red_flags", "RF-AORTA-NONMECH-OLDER")]),
+    ("G5", "sudden severe tearing pain in the chest or", [("red_flags", "RF-AORTA-NONMECH-UPPER"), ("questions", "position_effect")]),
+    ("G5", "first-ever kidney stone pain at 60 or", [("red_flags", "RF-RENAL-COLIC-OVER60")]),
+    ("G5", "new constant back or abdominal pain with a", [("red_flags", "RF-AORTA-KNOWN")]),
+    ("G5", "new non-mechanical pain between the shoulder blades", [("red_flags", "RF-AORTA-NONMECH-60"), ("red_flags", "RF-AORTA-NONMECH-RISK"), ("red_flags", "RF-AORTA-PULSING")]),
+    ("G6", "rib or upper back pain with chest tightness", [("red_flags", "RF-CHEST-CARDIAC"), ("red_flags", "RF-CHEST-PLEURITIC"), ("red_flags", "RF-CHEST-AUTONOMIC")]),
+    ("G6", "pain on exertion eased by rest (chest, back", [("causes", "cardiac_ischaemia"), ("red_flags", "RF-EXERTION-RECENT"), ("red_flags", "RF-EXERTION-DAYS"), ("red_flags", "RF-EXERTION-STABLE"), ("questions", "exertion_pain")]),
+    ("G6", "sharp pain on breathing in plus a clot", [("causes", "pulmonary_embolism"), ("red_flags", "RF-CLOT-RISK"), ("red_flags", "RF-CLOT-PREGNANT"), ("red_flags", "RF-CLOT-CANCER"), ("questions", "clot_risk")]),
+    ("G6", "new unexplained pain on breathing in, without injury", [("causes", "chest_infection"), ("red_flags", "RF-BREATHING-UNEXPLAINED")]),
+    ("G6", "seemingly chest-wall pain with diabetes, breathlessness, or", [("red_flags", "RF-CHESTWALL-DIABETES"), ("red_flags", "RF-CHESTWALL-SMOKER"), ("red_flags", "RF-CHEST-CARDIAC")]),
+    ("S1", "S1: sudden, extreme rib pain that stops all", [("red_flags", "RF-RIB-SUDDEN-EXTREME"), ("red_flags", "RF-RIB-BAND")]),
+    ("G7", "severe colicky flank (loin) pain spreading to the", [("red_flags", "RF-RENAL-COLIC"), ("red_flags", "RF-RENAL-COLIC-FEVER"), ("red_flags", "RF-RENAL-COLIC-VOMIT"), ("red_flags", "RF-RENAL-COLIC-UNCONTROLLED"), ("red_flags", "RF-RENAL-COLIC-SINGLE"), ("red_flags", "RF-RENAL-COLIC-PREGNANT")]),
+    ("G7", "flank pain with fever, or with painful or", [("red_flags", "RF-KIDNEY-FLANK-FEVER"), ("red_flags", "RF-KIDNEY-INFECTION"), ("red_flags", "RF-URINE-PAIN")]),
+    ("G7", "fever with a sepsis sign (new confusion, drowsiness", [("red_flags", "RF-MOTTLED"), ("red_flags", "RF-UNWELL"), ("red_flags", "RF-KIDNEY-VOMIT"), ("red_flags", "RF-SEPSIS"), ("red_flags", "RF-SEPSIS-VOMIT"), ("questions", "unwell_signs"), ("causes", "sepsis")]),
+    ("G7", "fever with loin pain in pregnancy: emergency, maternity", [("red_flags", "RF-KIDNEY-PREGNANT-FLANK"), ("red_flags", "RF-KIDNEY-PREGNANT-URINE")]),
+    ("G12", "one-sided band of burning, stabbing or tingling", [("advice", "AD-SC-SHINGLES"), ("red_flags", "RF-SHINGLES-RASH"), ("red_flags", "RF-SHINGLES-IMMUNE"), ("questions", "rash"), ("causes", "shingles")]),
+    ("G12", "the same band pain without a rash: soon", [("red_flags", "RF-RIB-BAND")]),
+    ("G13", "muscle pain with dark (tea or cola coloured)", [("red_flags", "RF-DARK-URINE"), ("red_flags", "RF-DARK-URINE-WEAK"), ("red_flags", "RF-DARK-URINE-LEGS"), ("red_flags", "RF-DARK-URINE-KIDNEY"), ("red_flags", "RF-DARK-URINE-UNWELL"), ("causes", "rhabdomyolysis")]),
+    ("G13", "new weakness (stairs, rising from a chair) on", [("red_flags", "RF-WEAK-ALL-OVER"), ("red_flags", "RF-WEAK-ALL-OVER-HEART"), ("red_flags", "RF-WEAK-ALL-OVER-FAINT"), ("questions", "general_weakness")]),
+    ("G13", "cramps with spreading tingling, twitching, palpitations or light-headedness", [("red_flags", "RF-PPI-SIGNS"), ("red_flags", "RF-PPI-TINGLE"), ("red_flags", "RF-PPI-FAINT")]),
+    ("G13", "tolerable aches or cramps on a statin, or", [("red_flags", "RF-MEDICINE-CRAMPS"), ("services", "medicine_review")]),
+    ("G13", "exercise or heat cramps, or post-exercise soreness", [("red_flags", "RF-HEAT-FAINT"), ("red_flags", "RF-HEAT-HEART"), ("red_flags", "RF-CONFUSION"), ("causes", "heat_illness"), ("advice", "AD-SC-HEAT-COOL")]),
+    ("G8", "back pain over 3 months, starting before 45", [("red_flags", "RF-INFLAMMATORY")]),
+    ("G9", "regular tightenings, period-type pain or unusual backache", [("red_flags", "RF-LABOUR-PRETERM"), ("red_flags", "RF-LABOUR-UNKNOWN-WEEKS"), ("red_flags", "RF-PREG-BACKACHE-NONMECH"), ("red_flags", "RF-PREG-BACKACHE-NONMECH-UNKNOWN-WEEKS")]),
+    ("G9", "the same from 37 weeks (possible labour at", [("red_flags", "RF-LABOUR"), ("red_flags", "RF-LABOUR-FEVER"), ("services", "maternity_triage")]),
+    ("G9", "back pain with vaginal bleeding or a gush", [("red_flags", "RF-PREG-BLEEDING"), ("red_flags", "RF-PREG-MOVEMENTS"), ("questions", "baby_moving_less")]),
+    ("G9", "after 20 weeks, severe pain just below the", [("red_flags", "RF-PREG-SIGNS-EARLY"), ("red_flags", "RF-PREECLAMPSIA"), ("red_flags", "RF-PREECLAMPSIA-UNKNOWN-WEEKS"), ("questions", "preeclampsia_signs"), ("causes", "pre_eclampsia")]),
+    ("G9", "pain passing urine without fever: urgent (GP or", [("causes", "urine_infection"), ("advice", "AD-SC-CYSTITIS"), ("red_flags", "RF-URINE-PAIN-PREGNANT")]),
+    ("G9", "pelvic girdle pain (worse on stairs or turning", [("advice", "AD-SC-PGP"), ("red_flags", "RF-PELVIC-GIRDLE"), ("questions", "pelvic_girdle"), ("causes", "pelvic_girdle_pain")]),
+    ("G9", "ordinary pregnancy backache without these signs: selfcare (posture", [("red_flags", "RF-PERSISTING"), ("causes", "pregnancy_back_pain")]),
+    ("G14", "period pain spreading to the lower back, usual", [("red_flags", "RF-RECURRING"), ("causes", "menstrual_cramps")]),
+    ("G14", "worsening period pain, heavy periods, bleeding between periods", [("advice", "AD-SC-ENDO-DIARY"), ("red_flags", "RF-PERIOD-CHANGE"), ("red_flags", "RF-PERIOD-DISABLING"), ("questions", "period_features"), ("causes", "endometriosis")]),
+    ("G15", "the pain is mechanical: it changes with movement", [("questions", "position_effect"), ("red_flags", "RF-AGE-NEW-NONMECH"), ("causes", "nonspecific_back_pain")]),
+    ("G15", "it is improving, even if severe at first", [("red_flags", "RF-DISABLING"), ("red_flags", "RF-PERSISTING")]),
+    ("G15", "no red flag is present; numbness in a", [("red_flags", "RF-RIB-BAND")]),
+    ("G15", "a long-standing problem already assessed by a clinician", [("questions", "usual_flare"), ("red_flags", "RF-RECURRING"), ("red_flags", "RF-CHRONIC")]),
+    ("G15", "an exercise stitch or cramp that settles with", [("advice", "AD-SC-STITCH"), ("causes", "exercise_stitch"), ("red_flags", "RF-BREATHING-UNEXPLAINED"), ("questions", "injury")]),
+    ("G15", "worse despite self-care, or stopping daily activities and", [("red_flags", "RF-WORSENING"), ("red_flags", "RF-WORSENING-SELFCARE-FAILED"), ("red_flags", "RF-DISABLING")]),
+    ("G15", "no better at all after 1 week of", [("red_flags", "RF-PERSISTING"), ("red_flags", "RF-PERSISTING-RIBS"), ("red_flags", "RF-SELFCARE-FAILED")]),
+    ("G15", "improving but not settled by 4 weeks (no", [("red_flags", "RF-CHRONIC")]),
+    ("G15", "long-standing or recurring pain never assessed, or a", [("red_flags", "RF-RECURRING")]),
+    ("G10", "Name the emergency signs in plain words. Book", [("advice", "AD-SAFETY-WORSE"), ("advice", "AD-SAFETY-NOT-IMPROVING"), ("advice", "AD-SC-STAY-ACTIVE")]),
+    ("S4", "S4 severe, persisting after conservative treatment, or worse", [("red_flags", "RF-SELFCARE-FAILED"), ("red_flags", "RF-WORSENING")]),
+    ("S4", "S4 urinary list: difficulty passing urine or incontinence", [("red_flags", "RF-CES-BLADDER"), ("red_flags", "RF-URINE-PAIN"), ("red_flags", "RF-BLOOD-URINE"), ("red_flags", "RF-BLOOD-STOOL")]),
+    ("S4", "S4 after an accident or sporting mishap, get", [("red_flags", "RF-TRAUMA-MAJOR"), ("red_flags", "RF-FRACTURE-RISK")]),
+    ("G16", "emergency | 999 for collapse, fainting", [("advice", "AD-CA-WHILE-WAITING"), ("services", "emergency_services"), ("services", "emergency_department"), ("services", "maternity_unit"), ("services", "acute_oncology_now")]),
+    ("G16", "urgent | same-day GP appointment; if closed, NHS", [("services", "same_day_gp"), ("services", "pharmacist_today"), ("services", "maternity_triage"), ("services", "acute_oncology")]),
+    ("G16", "soon | the GP within days to two weeks", [("services", "gp"), ("services", "physiotherapist"), ("services", "midwife"), ("services", "medicine_review")]),
+    ("G16", "selfcare | home; a pharmacist for painkiller choice and", [("services", "home")]),
+]
+
+
 def _case_id(entry: tuple[str, str, str, str]) -> str:
     source, item, table, row_id = entry
     return f"{source}-{table}-{row_id}-{re.sub(r'[^a-z0-9]+', '-', item.lower()).strip('-')[:40]}"
@@ -421,16 +508,84 @@ def test_item_from_the_sources_is_in_the_knowledge_base(source, item, table, row
     assert source in rows[row_id], f"{table} row {row_id} covers {item!r} but does not cite {source}"
 
 
+def _mapped(table: str) -> set[str]:
+    """Rows of one table that the article items or the policy lines name."""
+    from_policy = {row for _, _, rows in POLICY for t, row in rows if t == table}
+    return {row for _, _, t, row in COVERAGE if t == table} | from_policy
+
+
 def test_coverage_table_names_every_source_and_every_cause():
-    """The table itself is complete: every source and every cause appears in it."""
-    assert {source for source, *_ in COVERAGE} == set(KB.sources)
-    assert {row for _, _, table, row in COVERAGE if table == "causes"} == set(KB.causes)
+    """The tables themselves are complete: every source and every cause appears in them."""
+    assert {source for source, *_ in COVERAGE} | {source for source, *_ in POLICY} == set(KB.sources)
+    assert _mapped("causes") == set(KB.causes)
 
 
 def test_every_advice_row_traces_to_an_item_of_the_sources():
     """The other direction: no advice row exists that no source item asks for."""
-    listed = {row for _, _, table, row in COVERAGE if table == "advice"}
-    assert [a.id for a in KB.advice if a.id not in listed] == []
+    assert [a.id for a in KB.advice if a.id not in _mapped("advice")] == []
+
+
+def test_every_red_flag_rule_and_service_traces_to_a_source_item_or_a_policy_line():
+    """No rule or service exists that neither an article nor the policy asks for."""
+    assert [r.id for r in KB.red_flags if r.id not in _mapped("red_flags")] == []
+    assert [sid for sid in KB.services if sid not in _mapped("services")] == []
+
+
+def _policy_key(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower())[:8])
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _is_mapped(line: str) -> bool:
+    """A policy line is mapped when some POLICY entry's words begin it (at least five words)."""
+    words = _words(line)
+    return any(
+        len(_words(entry)) >= 5 and words[: len(_words(entry))] == _words(entry)
+        for _, entry, _ in POLICY
+    )
+
+
+@pytest.mark.parametrize("source,line,rows", POLICY, ids=[f"{s}-{_policy_key(l)}" for s, l, _ in POLICY])
+def test_policy_line_is_carried_by_rows_that_exist_and_cite_it(source, line, rows):
+    for table, row_id in rows:
+        assert row_id in TABLES[table], f"policy line {line!r}: {table} has no row {row_id!r}"
+    assert any(source in TABLES[table][row_id] for table, row_id in rows), (
+        f"no row carrying {line!r} cites {source}"
+    )
+
+
+def policy_lines(text: str) -> list[str]:
+    """Every bullet of the policy's own sections, and every row of its 'Where to go' table."""
+    lines, section = [], ""
+    for raw in text.splitlines():
+        if raw.startswith("## "):
+            section = raw[3:].strip()
+            continue
+        if section.startswith(POLICY_SKIP_SECTIONS) or not section:
+            continue
+        if raw.startswith("- "):
+            lines.append(raw[2:])
+        elif section.startswith("Where to go") and raw.startswith("| ") and not raw.startswith("| level"):
+            lines.append(raw[2:])
+    return lines
+
+
+def test_every_policy_line_is_mapped():
+    """Nothing in clinical-references.md is silently left out (it sits beside the repository)."""
+    if not POLICY_FILE.exists():
+        pytest.skip(f"{POLICY_FILE} is not here; CI and the development machine have it")
+    missing = [line for line in policy_lines(POLICY_FILE.read_text(encoding="utf-8"))
+               if not _is_mapped(line)]
+    assert missing == [], "policy lines with no rule mapped to them"
+
+
+def test_policy_line_parser_sees_bullets_and_where_to_go_rows():
+    text = "## Levels\n- skipped\n## Fracture\n- major trauma: emergency\n## Where to go (new)\n" \
+           "| level | where |\n| urgent | same-day GP |\n## What the best triage tools do\n- no\n"
+    assert policy_lines(text) == ["major trauma: emergency", "urgent | same-day GP |"]
 
 
 def test_every_source_is_cited_by_some_row():
@@ -544,6 +699,24 @@ TYPICAL: list[tuple[str, dict]] = [
     ("compression_fracture", {"location": ["upper_back", "ribs"], "known_condition": ["vertebral_fracture"],
                               "pain_quality": ["cramping"]}),
     ("compression_fracture", {"location": ["lower_back"], "injury": "major"}),
+    ("nonspecific_back_pain", {"location": ["lower_back"], "recurring": "yes", "usual_flare": "usual", "position_effect": "changes"}),
+    ("pulmonary_embolism", {"location": ["ribs"], "worse_with": ["breathing"], "clot_risk": ["recent_birth"], "pain_quality": ["sharp"]}),
+    ("cardiac_ischaemia", {"location": ["upper_back"], "exertion_pain": "recent", "age": 62}),
+    ("chest_infection", {"location": ["ribs"], "fever": "yes", "worse_with": ["breathing", "cough_sneeze"]}),
+    ("rhabdomyolysis", {"location": ["lower_back"], "dark_urine": "yes", "activity": ["hard_exercise"]}),
+    ("heat_illness", {"location": ["lower_back"], "diet": ["heavy_sweating"], "faint": "yes", "vomiting": "some"}),
+    ("exercise_stitch", {"location": ["flank"], "activity": ["hard_exercise"], "pain_quality": ["sharp"], "course": "better", "duration_days": 0}),
+    ("rib_stress_fracture", {"location": ["ribs"], "activity": ["hard_exercise"], "onset": "gradual", "duration_days": 21}),
+    ("shingles", {"location": ["ribs"], "rash": "yes", "pain_quality": ["burning"]}),
+    ("spinal_cord_compression", {"location": ["upper_back"], "arm_symptoms": "both_arms"}),
+    ("sepsis", {"location": ["flank"], "fever": "yes", "unwell_signs": ["confused", "racing_heart"]}),
+    ("meningitis", {"location": ["upper_back"], "fever": "yes", "unwell_signs": ["headache_neck"]}),
+    ("high_calcium", {"location": ["lower_back"], "history": ["cancer"], "unwell_signs": ["confused"], "other_features": ["thirst_tired"], "age": 70}),
+    ("urine_infection", {"location": ["lower_back"], "urine_pain": "yes", "fever": "no"}),
+    ("constipation", {"location": ["lower_back"], "bowel_difficulty": "yes", "medicines": ["codeine"]}),
+    ("endometriosis", {"location": ["lower_back"], "sex": "female", "period_now": "yes", "period_features": ["worse", "sex_pain"]}),
+    ("pelvic_girdle_pain", {"location": ["lower_back"], "sex": "female", "pregnant": "yes", "pelvic_girdle": "yes"}),
+    ("pre_eclampsia", {"location": ["ribs"], "sex": "female", "pregnant": "yes", "pregnancy_weeks": 34, "preeclampsia_signs": ["upper_pain", "headache"]}),
 ]
 
 
@@ -563,9 +736,13 @@ def test_every_cause_has_a_typical_presentation():
     assert {cause for cause, _ in TYPICAL} == set(KB.causes)
 
 
-def test_no_answers_beyond_the_required_show_no_cause():
-    """Causes are never invented: bare pain with nothing else known shows none."""
-    assert triage({**BASE, "location": ["lower_back"]}).causes == ()
+def test_no_answers_beyond_the_required_show_only_ordinary_back_pain():
+    """Causes are never invented: bare pain with nothing else known shows only the base rate
+    (most back pain is ordinary mechanical pain, G15), and bare rib pain shows nothing."""
+    assert [c.cause_id for c in triage({**BASE, "location": ["lower_back"]}).causes] == [
+        "nonspecific_back_pain"
+    ]
+    assert triage({**BASE, "location": ["ribs"]}).causes == ()
 
 
 # ----------------------------------------------------------------- cautions withhold unsafe advice

@@ -1,4 +1,4 @@
-"""Triage semantics (DESIGN.md): urgency from red flags, escalation, causes, advice, unanswered."""
+"""Triage semantics (DESIGN.md): urgency from red flags, where to go, causes, advice, unanswered."""
 
 import json
 import shutil
@@ -8,15 +8,17 @@ import pytest
 
 from aid import Urgency, load_knowledge, triage
 from aid.knowledge import DEFAULT_DIR
-from aid.triage import ESCALATION_RULE_ID, MAX_CAUSES
+from aid.triage import MAX_CAUSES
 
 
 # ------------------------------------------------------------ the real knowledge base
 
 
-def test_nothing_answered_is_selfcare_with_every_red_flag_question_open():
+def test_nothing_answered_is_not_enough_information_with_every_red_flag_question_open():
     r = triage({})
-    assert r.urgency is Urgency.SELFCARE
+    assert r.urgency is Urgency.SELFCARE and r.incomplete
+    assert r.to_dict()["status"] == "incomplete"
+    assert "Self-care" not in r.action and "Not enough information" in r.action
     assert r.reasons == ()
     asked = {u.question for u in r.unanswered}
     assert {"saddle_numbness", "bladder_trouble", "incontinence", "leg_weakness", "fever"} <= asked
@@ -41,18 +43,42 @@ def test_answering_a_red_flag_question_no_removes_it_from_unanswered():
     assert "saddle_numbness" not in {u.question for u in r.unanswered}
 
 
-def test_two_urgent_groups_escalate_to_emergency_citing_s3():
+def test_unrelated_urgent_signs_do_not_stack_into_an_emergency():
+    """Policy 'How rules combine': no blanket 'two urgent flags = emergency'."""
     r = triage({"fever": "yes", "blood_stool": "yes"})
-    assert r.urgency is Urgency.EMERGENCY
-    escalation = next(x for x in r.reasons if x.rule_id == ESCALATION_RULE_ID)
-    assert escalation.source == ("S3",)
-    assert {a.question for a in escalation.answers} == {"fever", "blood_stool"}
-
-
-def test_urgent_signs_of_one_group_do_not_escalate():
-    r = triage({"blood_urine": "yes", "urine_pain": "yes"})
     assert r.urgency is Urgency.URGENT
-    assert ESCALATION_RULE_ID not in r.fired_rule_ids
+    assert {"RF-INF-FEVER", "RF-BLOOD-STOOL"} <= set(r.fired_rule_ids)
+
+
+def test_a_combination_is_an_emergency_only_where_a_rule_names_it():
+    fever_and_risk = triage({"fever": "yes", "history": ["injects_drugs"], "urine_pain": "no"})
+    assert fever_and_risk.urgency is Urgency.EMERGENCY
+    assert "RF-INF-RISK" in fever_and_risk.fired_rule_ids
+    kidney = triage({"fever": "yes", "urine_pain": "yes", "location": ["flank"]})
+    assert kidney.urgency is Urgency.URGENT, "one concern, one level"
+
+
+def test_every_result_says_where_to_go():
+    home = triage({"location": ["lower_back"], "duration_days": 1, "severity": 4, "age": 30})
+    assert home.urgency is Urgency.SELFCARE and home.service.id == "home"
+    ces = triage({"saddle_numbness": "yes"})
+    assert ces.service.id == "emergency_department"
+    assert "Do not drive yourself" in ces.service.instruction
+    pregnant = triage({"pregnant": "yes", "vaginal_bleeding": "yes", "fever": "yes"})
+    assert pregnant.service.id == "maternity_unit", "the specific service comes first"
+    shingles = triage({"location": ["ribs"], "rash": "yes"})
+    assert shingles.urgency is Urgency.URGENT and shingles.service.id == "pharmacist_today"
+    assert triage({"rash": "yes", "fever": "yes"}).service.id == "same_day_gp"
+    d = home.to_dict()["service"]
+    assert d["id"] == "home" and d["name"] and d["instruction"]
+
+
+def test_one_sided_foot_drop_is_same_day_both_legs_an_emergency():
+    one = triage({"leg_weakness": "yes", "leg_weakness_side": "one_leg", "leg_weakness_new": "yes"})
+    both = triage({"leg_weakness": "yes", "leg_weakness_side": "both_legs", "leg_weakness_new": "yes"})
+    unknown_side = triage({"leg_weakness": "yes", "leg_weakness_new": "yes"})
+    assert one.urgency is Urgency.URGENT
+    assert both.urgency is unknown_side.urgency is Urgency.EMERGENCY
 
 
 def test_long_standing_stable_leg_symptoms_are_not_an_emergency():
@@ -66,7 +92,9 @@ def test_long_standing_stable_leg_symptoms_are_not_an_emergency():
 def test_isolated_constipation_is_not_an_emergency():
     r = triage({"bowel_difficulty": "yes", "bladder_trouble": "no", "incontinence": "no",
                 "saddle_numbness": "no"})
-    assert r.urgency is Urgency.SOON
+    assert r.urgency is Urgency.SELFCARE
+    unknown_saddle = triage({"bowel_difficulty": "yes"})
+    assert unknown_saddle.urgency is Urgency.SOON, "saddle feeling not known to be normal"
 
 
 def test_reasons_are_most_urgent_first_and_explained():
@@ -80,7 +108,8 @@ def test_reasons_are_most_urgent_first_and_explained():
 def test_to_dict_is_json_and_has_the_contract_keys():
     r = triage({"location": ["ribs"], "worse_with": ["breathing"], "age": 30, "fever": "yes"})
     d = json.loads(json.dumps(r.to_dict()))
-    for key in ("urgency", "reasons", "causes", "advice", "safety_net", "unanswered", "kb_version"):
+    for key in ("status", "urgency", "service", "reasons", "causes", "advice", "safety_net",
+                "unanswered", "kb_version"):
         assert key in d
     assert d["urgency"] == "urgent"
     assert d["kb_version"] == load_knowledge().version
@@ -99,14 +128,14 @@ def test_triage_is_pure_and_deterministic():
 def tiny(tmp_path):
     d = tmp_path / "kb"
     d.mkdir()
-    for name in ("sources.csv", "questions.csv"):
+    for name in ("sources.csv", "questions.csv", "services.csv"):
         shutil.copy(DEFAULT_DIR / name, d / name)
     (d / "red_flags.csv").write_text(textwrap.dedent("""\
-        id,group,when,urgency,reason,clinician_note,source
-        RF-A,one,fever=yes,urgent,Fever.,,G2
-        RF-B,two,blood_stool=yes,urgent,Blood.,,S4
-        RF-C,two,blood_urine=yes,urgent,Urine blood.,,S4
-        RF-E,nerves,saddle_numbness=yes,emergency,Saddle.,,G1
+        id,group,when,urgency,service,reason,clinician_note,source
+        RF-A,one,fever=yes,urgent,same_day_gp,Fever.,,G2
+        RF-B,two,blood_stool=yes,urgent,same_day_gp,Blood.,,S4
+        RF-C,two,blood_urine=yes,urgent,same_day_gp,Urine blood.,,S4
+        RF-E,nerves,saddle_numbness=yes,emergency,emergency_department,Saddle.,,G1
         """))
     (d / "causes.csv").write_text(textwrap.dedent("""\
         id,name,lay_name,group,summary,source
@@ -161,24 +190,23 @@ def test_no_self_care_advice_in_an_emergency_but_safety_net_stays(tiny):
     assert r.advice == () and [a.id for a in r.safety_net] == ["N1"]
 
 
-def test_escalation_counts_groups_not_rules(tiny):
+def test_urgent_rules_never_stack(tiny):
     assert triage({"blood_stool": "yes", "blood_urine": "yes"}, tiny).urgency is Urgency.URGENT
-    assert triage({"blood_stool": "yes", "fever": "yes"}, tiny).urgency is Urgency.EMERGENCY
+    assert triage({"blood_stool": "yes", "fever": "yes"}, tiny).urgency is Urgency.URGENT
 
 
 def test_unanswered_lists_only_questions_that_could_raise_urgency(tiny):
     r = triage({"fever": "yes"}, tiny)
-    # saddle (emergency), and the other group's urgent signs, which would escalate; fever is answered.
+    # Only the emergency sign could raise an urgent result; the other urgent signs would not.
     assert {(u.question, u.could_raise_to) for u in r.unanswered} == {
         ("saddle_numbness", Urgency.EMERGENCY),
-        ("blood_stool", Urgency.EMERGENCY),
-        ("blood_urine", Urgency.EMERGENCY),
     }
-    r = triage({"blood_stool": "yes"}, tiny)
-    # blood_urine is in the same group as blood_stool: answering it yes would not escalate.
-    assert {u.question for u in r.unanswered} == {"saddle_numbness", "fever"}
     r = triage({"fever": "no"}, tiny)
-    assert {u.question for u in r.unanswered} == {"saddle_numbness", "blood_stool", "blood_urine"}
+    assert {(u.question, u.could_raise_to) for u in r.unanswered} == {
+        ("saddle_numbness", Urgency.EMERGENCY),
+        ("blood_stool", Urgency.URGENT),
+        ("blood_urine", Urgency.URGENT),
+    }
 
 
 def test_ties_keep_table_order(tiny):
@@ -190,11 +218,11 @@ def test_ties_keep_table_order(tiny):
     assert [(c.cause_id, c.score) for c in r.causes] == [("strain", 3), ("stone", 3)]
 
 
-def test_unknown_duration_of_severe_rib_pain_escalates_like_fresh_pain():
-    base = {"location": ["ribs"], "onset": "sudden", "severity": 9}
+def test_sudden_extreme_rib_pain_that_stops_activity_is_same_day_when_fresh():
+    base = {"location": ["ribs"], "onset": "sudden", "severity": 9, "immobile": "yes"}
     assert triage({**base, "duration_days": 2}).urgency is Urgency.URGENT
-    assert triage(base).urgency is Urgency.URGENT, "missing duration must not reassure"
     assert triage({**base, "duration_days": 120}).urgency is Urgency.SOON
+    assert triage({**base, "immobile": "no", "duration_days": 2}).urgency is Urgency.SELFCARE
 
 
 def test_not_sure_if_pregnant_counts_as_possibly_pregnant():
