@@ -246,3 +246,22 @@ def test_import_aid_loads_neither_widgets_nor_pandas():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert aid.triage  # the public face is importable in-process too
+
+
+def test_a_typical_benign_low_back_case_is_not_shown_more_questions_than_before():
+    """Issue 8: new questions come through enable_when, so the form does not grow for the
+    commonest case. Before the rework this case was shown 47 questions (45 for a man)."""
+    from aid.answers import Answers
+
+    kb = load_knowledge()
+    typical = {"location": ["lower_back"], "onset": "sudden", "duration_days": 2, "course": "better",
+               "severity": 6, "injury": "lifting", "radiates": "no", "age": 40, "sex": "female",
+               "pregnant": "no"}
+
+    def shown(answers: dict) -> int:
+        valid = Answers(answers, kb)
+        return sum(q.enable_when.matches(valid) for q in kb.questions.values())
+
+    assert shown(typical) <= 47
+    assert shown({**typical, "sex": "male"}) <= 45
+    assert shown({**typical, "location": ["ribs"]}) > shown(typical), "rib pain asks more"
