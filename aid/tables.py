@@ -69,11 +69,23 @@ def red_flag_table(kb: Knowledge | None = None) -> pd.DataFrame:
     """``red_flags.csv`` by urgency (emergency first), table order within a level."""
     kb = kb or load_knowledge()
     rows = [
-        (r.id, r.urgency.value, r.group, r.when.text, r.reason, r.clinician_note, _sources(r.source))
+        (r.id, r.urgency.value, r.group, r.when.text, r.service, r.reason, r.clinician_note,
+         _sources(r.source))
         for level in LEVELS for r in kb.red_flags if r.urgency == level
     ]
     return pd.DataFrame(
-        rows, columns=["id", "urgency", "group", "when", "reason", "clinician_note", "sources"]
+        rows,
+        columns=["id", "urgency", "group", "when", "service", "reason", "clinician_note", "sources"],
+    ).set_index("id")
+
+
+def service_table(kb: Knowledge | None = None) -> pd.DataFrame:
+    """``services.csv`` (with the clinic's names and phones): where each level sends people."""
+    kb = kb or load_knowledge()
+    return pd.DataFrame(
+        [(s.id, s.level, s.name, s.instruction, s.phone, _sources(s.source))
+         for s in kb.services.values()],
+        columns=["id", "level", "name", "instruction", "phone", "sources"],
     ).set_index("id")
 
 
@@ -181,12 +193,12 @@ def case_summary(cases: Mapping[str, Mapping[str, Any]] | None = None) -> pd.Dat
     for name, answers in (cases or WORKED_CASES).items():
         result = triage(answers)
         rows.append((
-            name, result.urgency.value, ", ".join(result.fired_rule_ids),
+            name, result.urgency.value, result.service.id, ", ".join(result.fired_rule_ids),
             result.causes[0].cause_id if result.causes else "",
             ", ".join(u.question for u in result.unanswered),
         ))
     return pd.DataFrame(
-        rows, columns=["case", "urgency", "fired rules", "top cause", "unanswered red flags"]
+        rows, columns=["case", "urgency", "service", "fired rules", "top cause", "unanswered red flags"]
     ).set_index("case")
 
 
@@ -235,13 +247,13 @@ def _rate(part: int, whole: int) -> float:
 def vignette_frame(evaluation: Any) -> pd.DataFrame:
     """Every vignette: gold and engine urgency, whether they agree, causes gold and shown."""
     rows = [
-        (o.vignette.id, o.vignette.gold_urgency.value, o.urgency.value,
+        (o.vignette.id, o.vignette.split, o.vignette.gold_urgency.value, o.urgency.value,
          "yes" if o.exact else ("UNDER" if o.under else "over"),
          ", ".join(o.vignette.gold_causes), ", ".join(o.shown_causes))
         for o in evaluation.outcomes
     ]
     return pd.DataFrame(rows, columns=[
-        "vignette", "gold", "engine", "agrees", "gold causes", "causes shown",
+        "vignette", "split", "gold", "engine", "agrees", "gold causes", "causes shown",
     ]).set_index("vignette")
 
 
