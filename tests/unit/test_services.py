@@ -99,23 +99,21 @@ def test_off_ignores_any_clinic_file(monkeypatch):
     assert load_knowledge().services["gp"].phone == ""
 
 
-def test_a_rule_naming_a_service_of_another_level_fails_at_load(tmp_path):
+def _load_with_red_flags_edited(tmp_path, old: str, new: str):
     d = tmp_path / "kb"
     shutil.copytree(DEFAULT_DIR, d)
     path = d / "red_flags.csv"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace(",emergency,emergency_department,", ",emergency,gp,", 1), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+    return load_knowledge(d)
+
+
+def test_a_rule_naming_a_service_of_another_level_fails_at_load(tmp_path):
     with pytest.raises(KnowledgeError) as info:
-        load_knowledge(d)
+        _load_with_red_flags_edited(tmp_path, ",emergency,emergency_department,", ",emergency,gp,")
     assert "red_flags.csv" in str(info.value) and "'service'" in str(info.value)
     assert "service 'gp' is for soon, not emergency" in str(info.value)
 
 
 def test_an_unknown_service_fails_at_load(tmp_path):
-    d = tmp_path / "kb"
-    shutil.copytree(DEFAULT_DIR, d)
-    path = d / "red_flags.csv"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace(",emergency_department,", ",the_moon,", 1), encoding="utf-8")
     with pytest.raises(KnowledgeError, match="'the_moon'"):
-        load_knowledge(d)
+        _load_with_red_flags_edited(tmp_path, ",emergency_department,", ",the_moon,")
