@@ -23,7 +23,6 @@ from typing import Any, Mapping
 from .answers import Answers
 from .conditions import Condition
 from .knowledge import Knowledge, load_knowledge
-from .services import Service
 from .result import (
     AdviceItem,
     Evidence,
@@ -34,6 +33,7 @@ from .result import (
     Unanswered,
     WithheldAdvice,
 )
+from .services import Service
 from .urgency import Urgency
 
 #: A cause needs at least this much summed evidence to be shown at all.
@@ -184,8 +184,7 @@ def _unanswered_red_flags(
     """
     could: dict[str, Urgency] = {}
     for rule in kb.red_flags:
-        raises_to = rule.urgency
-        if raises_to < Urgency.URGENT or raises_to <= urgency:
+        if rule.urgency < Urgency.URGENT or rule.urgency <= urgency:
             continue
         open_questions = []
         possible = True
@@ -200,7 +199,7 @@ def _unanswered_red_flags(
             continue
         for qid in open_questions:
             if kb.questions[qid].enable_when.matches(answers):
-                could[qid] = max(could.get(qid, raises_to), raises_to)
+                could[qid] = max(could.get(qid, rule.urgency), rule.urgency)
     order = list(kb.questions)
     return tuple(
         Unanswered(qid, kb.questions[qid].prompt, could[qid])
