@@ -276,6 +276,13 @@ def test_unrelated_urgent_signs_do_not_show_the_emergency_banner(app):
     assert app.banner_html == ""
 
 
+def test_the_emergency_alert_says_where_to_go_first(app):
+    app.inputs["saddle_numbness"].value = "yes"
+    alert = app.banner_html
+    assert "Emergency department" in alert and "Do not drive yourself" in alert
+    assert alert.index("aid-alert-service") < alert.index("aid-alert-reasons")
+
+
 def test_banner_goes_away_when_the_red_flag_answer_is_corrected(app):
     app.inputs["saddle_numbness"].value = "yes"
     assert "banner-emergency" in app.banner_html
