@@ -7,24 +7,136 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from .answers import AnswerError, allowed_text
+from .answers import AnswerError, LongNumber, allowed_text, shown
 from .knowledge import load_knowledge
 from .report import to_markdown
 from .triage import triage
 
 
+#: An answers file is a few hundred bytes; anything past this is not one (and is not read whole).
+MAX_ANSWERS_BYTES = 1 << 20
+#: An answers file is an object (level 1) whose multi-choice answers are lists (level 2). Deeper
+#: nesting is refused before parsing, so that no input can exhaust the parser's recursion.
+MAX_NESTING = 8
+#: Digits (with sign, point and exponent) a JSON number may have; no answer needs more, and
+#: Python refuses to convert an int of more than 4,300 digits.
+MAX_NUMBER_CHARS = 100
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"\s*:|"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class _Refused(ValueError):
+    """Raised from inside json.loads hooks: a document we refuse, with the reason in words."""
+
+
 def _read_json(path: str) -> Any:
+    """The answers document, or SystemExit(2) with a message naming the file and the fix.
+
+    Every way a file can be wrong (unreadable, too large, not UTF-8, nested too deep, a number
+    too long, NaN, a key given twice, not JSON) ends here as exit 2, never as a traceback.
+    """
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_ANSWERS_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_ANSWERS_BYTES + 1)
     except OSError as exc:
         raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}"))
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise SystemExit(_fail(
+            f"{path} is larger than {MAX_ANSWERS_BYTES:,} bytes; an answers file is one small "
+            "JSON object keyed by question id"
+        ))
+    text = _decode(path, data)
+    deep = _too_deep(text)
+    if deep is not None:
+        raise SystemExit(_fail(f"{path}: {deep}"))
     try:
-        return json.loads(text)
+        return json.loads(
+            text, parse_int=_parse_number(int), parse_float=_parse_number(float),
+            parse_constant=_refuse_constant, object_pairs_hook=_unique_keys,
+        )
+    except _Refused as exc:
+        raise SystemExit(_fail(f"{path}: {exc}"))
     except json.JSONDecodeError as exc:
         raise SystemExit(_fail(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}"))
+    except (ValueError, RecursionError) as exc:  # a safety net: the checks above come first
+        raise SystemExit(_fail(f"{path} cannot be read as JSON ({type(exc).__name__})"))
+
+
+def _decode(path: str, data: bytes) -> str:
+    """UTF-8 text (a leading byte-order mark is dropped), or exit 2 saying how to save the file."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if data.startswith(_UTF16_BOMS):
+            problem = "is UTF-16 text"
+        else:
+            problem = f"is not UTF-8 text (byte 0x{data[exc.start]:02X} at position {exc.start})"
+        raise SystemExit(_fail(f"{path} {problem}; save the answers as UTF-8 JSON"))
+
+
+def _too_deep(text: str) -> str | None:
+    """Why the document nests deeper than MAX_NESTING (naming the answer), or None.
+
+    A linear scan of the brackets outside strings: it stops at the first level too deep, so a
+    million ``[`` cost no more than the scan to that point, and json.loads never recurses deeper.
+    """
+    depth, key = 0, None
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                where = f"the answer to {shown(key)}" if key is not None else "the document"
+                line = text.count("\n", 0, match.start()) + 1
+                return (
+                    f"{where} is nested more than {MAX_NESTING} levels deep (line {line}); "
+                    "allowed: one object of answers, each a text, a number or a list of options"
+                )
+        elif token in "]}":
+            depth -= 1
+        elif depth == 1 and token.endswith(":"):
+            raw = token[: token.rindex('"') + 1]
+            try:
+                key = json.loads(raw)
+            except ValueError:
+                key = raw
+    return None
+
+
+def _parse_number(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A json.loads number hook that bounds the work: overlong numbers become LongNumber."""
+
+    def parse(text: str) -> Any:
+        if len(text) > MAX_NUMBER_CHARS:
+            return LongNumber(sum(ch.isdigit() for ch in text))
+        return convert(text)
+
+    return parse
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(
+        f"{name} is not a JSON value; leave a question out to leave it unanswered"
+    )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are unique: a question answered twice is refused, not resolved by
+    keeping the last answer (which could quietly replace a "yes" to a warning sign)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(f"{shown(key)} is answered twice; keep one answer")
+        out[key] = value
+    return out
 
 
 def _fail(message: str) -> int:
