@@ -216,6 +216,9 @@ def cmd_log_export(args: argparse.Namespace) -> int:
     if args.db is None and setting.lower() == "off":
         return _fail("the encounter log is disabled (AID_DB=off); set AID_DB or pass --db PATH")
     path = args.db or setting or DEFAULT_PATH
+    if args.out != "-" and _same_file(args.out, path):
+        return _fail(f"{args.out} is the encounter log itself (or one of its -wal, -shm or "
+                     "-journal files); write the export to another file")
     try:
         frame = export_frame(EncounterLog(path, create=False).to_frame())
     except StoreError as exc:
@@ -229,6 +232,22 @@ def cmd_log_export(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {args.out}: {exc.strerror or exc}")
     print(f"wrote {len(frame)} encounters to {args.out}", file=sys.stderr)
     return 0
+
+
+def _same_file(out: str, db: Any) -> bool:
+    """Whether writing ``out`` would write into the log ``db`` (or its SQLite side files).
+
+    Export must never overwrite what it reads: ``log export var/encounters.sqlite3`` would
+    otherwise replace the log with its own CSV.
+    """
+    import os
+
+    for candidate in (str(db), *(f"{db}{suffix}" for suffix in ("-wal", "-shm", "-journal"))):
+        if os.path.exists(out) and os.path.exists(candidate) and os.path.samefile(out, candidate):
+            return True
+        if os.path.abspath(out) == os.path.abspath(candidate):
+            return True
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
