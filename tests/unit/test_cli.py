@@ -135,3 +135,13 @@ def test_a_file_larger_than_the_limit_is_refused_before_it_is_parsed():
 def test_json_that_python_would_accept_loosely_is_refused(payload, message):
     done = run("triage", "-", stdin=payload)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_an_unterminated_string_full_of_escaped_quotes_is_refused_in_linear_time():
+    """Found by the fuzz test: a regex scan for JSON strings backtracked quadratically on an
+    unterminated string of 400,000 escaped quotes (minutes). The timeout makes that a failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "aid", "triage", "-"], input=b'{"fever": "' + b'\\"' * 400_000,
+        capture_output=True, timeout=30,
+    )
+    assert done.returncode == 2 and b"is not valid JSON" in done.stderr
