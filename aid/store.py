@@ -250,6 +250,8 @@ class EncounterLog:
             con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+        except UnicodeDecodeError:
+            raise self._damaged("text in it is not UTF-8") from None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             con.execute("PRAGMA synchronous = FULL")
@@ -257,11 +259,24 @@ class EncounterLog:
         except sqlite3.Error as exc:
             _rollback(con)
             raise self._error(exc) from None
+        except UnicodeDecodeError:
+            # sqlite3 decodes SQLite's messages and the schema's names as UTF-8; in a damaged
+            # file they hold stray bytes (found by tests/unit/test_fuzz.py).
+            _rollback(con)
+            raise self._damaged("text in it is not UTF-8") from None
         except BaseException:
             _rollback(con)
             raise
         finally:
             con.close()
+
+    def _damaged(self, detail: str = "") -> StoreError:
+        return StoreError(
+            self.path, "the file is not a SQLite database or is damaged"
+            + (f" ({detail})" if detail else ""),
+            "Move the file aside (keep it: rows may be recoverable with "
+            "`sqlite3 FILE .recover`) and a new log is started, or set AID_DB to another file",
+        )
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         """Translate a sqlite3 error into words a clinic's staff can act on."""
@@ -283,11 +298,7 @@ class EncounterLog:
             )
         if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text \
                 or "malformed" in text:
-            return StoreError(
-                self.path, "the file is not a SQLite database or is damaged",
-                "Move the file aside (keep it: rows may be recoverable with "
-                "`sqlite3 FILE .recover`) and a new log is started, or set AID_DB to another file",
-            )
+            return self._damaged()
         if name.startswith("SQLITE_FULL") or "disk is full" in text:
             return StoreError(self.path, "the disk is full", "Free some space and try again")
         if name.startswith("SQLITE_IOERR") or "disk I/O" in text:

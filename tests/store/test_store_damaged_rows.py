@@ -154,3 +154,32 @@ def test_a_log_written_by_the_aid_still_exports_read_only(tmp_path, cases, resul
     assert cli.main(["log", "export", "-", "--db", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 5 and "'=1+2" in out
+
+
+def test_a_damaged_file_whose_messages_are_not_utf8_is_a_store_error(tmp_path, cases, results):
+    """Found by tests/unit/test_fuzz.py: bytes overwritten in the schema page made sqlite3 raise
+    UnicodeDecodeError (it decodes SQLite's message, which quoted the stray bytes)."""
+    import numpy as np
+
+    path = tmp_path / "log.sqlite3"
+    EncounterLog(path).append(cases["urgent"], results["urgent"])
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    whole = path.read_bytes()
+    rng = np.random.default_rng(12_004)
+    kinds = set()
+    for _ in range(200):
+        data = bytearray(whole)
+        for at in rng.integers(0, len(data), size=int(rng.integers(1, 40))):
+            data[int(at)] = int(rng.integers(0, 256))
+        damaged = tmp_path / "damaged.sqlite3"
+        for side in ("-wal", "-shm"):
+            Path(f"{damaged}{side}").unlink(missing_ok=True)
+        damaged.write_bytes(bytes(data))
+        try:
+            EncounterLog(damaged, create=False).to_frame()
+            kinds.add("read")
+        except StoreError as exc:
+            kinds.add("not UTF-8" if "not UTF-8" in str(exc) else "StoreError")
+    assert "not UTF-8" in kinds, kinds  # the case this test is about did come up
