@@ -214,8 +214,8 @@ def check_shape(path: str, limit: int | None = None) -> Shape:
             line = 0
             for record in reader:
                 start, line = line + 1, reader.line_num
-                if not record:  # a blank line: pandas skips it too
-                    continue
+                if not record or (len(record) == 1 and not record[0].strip(" \t")):
+                    continue  # a blank or whitespace-only line: pandas skips it too
                 if header is None:
                     header = record
                     continue
