@@ -7,24 +7,150 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from .answers import AnswerError, allowed_text
+from .answers import AnswerError, LongNumber, allowed_text, shown
 from .knowledge import load_knowledge
 from .report import to_markdown
 from .triage import triage
 
 
+#: An answers file is a few hundred bytes; anything past this is not one (and is not read whole).
+MAX_ANSWERS_BYTES = 1 << 20
+#: An answers file is an object (level 1) whose multi-choice answers are lists (level 2). Deeper
+#: nesting is refused before parsing, so that no input can exhaust the parser's recursion.
+MAX_NESTING = 8
+#: Digits (with sign, point and exponent) a JSON number may have; no answer needs more, and
+#: Python refuses to convert an int of more than 4,300 digits.
+MAX_NUMBER_CHARS = 100
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_STRUCTURE = re.compile(r'[\[\]{}":\\]')
+
+
+class _Refused(ValueError):
+    """Raised from inside json.loads hooks: a document we refuse, with the reason in words."""
+
+
 def _read_json(path: str) -> Any:
+    """The answers document, or SystemExit(2) with a message naming the file and the fix.
+
+    Every way a file can be wrong (unreadable, too large, not UTF-8, nested too deep, a number
+    too long, NaN, a key given twice, not JSON) ends here as exit 2, never as a traceback.
+    """
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_ANSWERS_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_ANSWERS_BYTES + 1)
     except OSError as exc:
         raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}"))
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise SystemExit(_fail(
+            f"{path} is larger than {MAX_ANSWERS_BYTES:,} bytes; an answers file is one small "
+            "JSON object keyed by question id"
+        ))
+    text = _decode(path, data)
+    deep = _too_deep(text)
+    if deep is not None:
+        raise SystemExit(_fail(f"{path}: {deep}"))
     try:
-        return json.loads(text)
+        return json.loads(
+            text, parse_int=_parse_number(int), parse_float=_parse_number(float),
+            parse_constant=_refuse_constant, object_pairs_hook=_unique_keys,
+        )
+    except _Refused as exc:
+        raise SystemExit(_fail(f"{path}: {exc}"))
     except json.JSONDecodeError as exc:
         raise SystemExit(_fail(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}"))
+    except (ValueError, RecursionError) as exc:  # a safety net: the checks above come first
+        raise SystemExit(_fail(f"{path} cannot be read as JSON ({type(exc).__name__})"))
+
+
+def _decode(path: str, data: bytes) -> str:
+    """UTF-8 text (a leading byte-order mark is dropped), or exit 2 saying how to save the file."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if data.startswith(_UTF16_BOMS):
+            problem = "is UTF-16 text"
+        else:
+            problem = f"is not UTF-8 text (byte 0x{data[exc.start]:02X} at position {exc.start})"
+        raise SystemExit(_fail(f"{path} {problem}; save the answers as UTF-8 JSON"))
+
+
+def _too_deep(text: str) -> str | None:
+    """Why the document nests deeper than MAX_NESTING (naming the answer), or None.
+
+    One pass over the structural characters (brackets, quotes, backslashes, colons), with the
+    string state kept by hand: linear in the text whatever it holds, where a regex for JSON
+    strings backtracks quadratically on an unterminated one (the fuzz test found a 0.4 MB
+    document that took minutes). It stops at the first level too deep, so json.loads never
+    recurses deeper than MAX_NESTING.
+    """
+    depth, key = 0, None
+    in_string, escaped, last_string = False, -1, (0, 0)
+    for match in _STRUCTURE.finditer(text):
+        pos, ch = match.start(), match.group()
+        if in_string:
+            if pos == escaped:
+                continue
+            if ch == "\\":
+                escaped = pos + 1
+            elif ch == '"':
+                in_string, last_string = False, (last_string[0], pos + 1)
+            continue
+        if ch == '"':
+            in_string, last_string = True, (pos, pos)
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                where = f"the answer to {shown(key)}" if key is not None else "the document"
+                line = text.count("\n", 0, pos) + 1
+                return (
+                    f"{where} is nested more than {MAX_NESTING} levels deep (line {line}); "
+                    "allowed: one object of answers, each a text, a number or a list of options"
+                )
+        elif ch in "]}":
+            depth -= 1
+        elif ch == ":" and depth == 1:
+            raw = text[last_string[0]: last_string[1]]
+            try:
+                key = json.loads(raw)
+            except ValueError:
+                key = raw
+    return None
+
+
+def _parse_number(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A json.loads number hook that bounds the work: overlong numbers become LongNumber."""
+
+    def parse(text: str) -> Any:
+        if len(text) > MAX_NUMBER_CHARS:
+            return LongNumber(sum(ch.isdigit() for ch in text))
+        return convert(text)
+
+    return parse
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(
+        f"{name} is not a JSON value; leave a question out to leave it unanswered"
+    )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are unique: a question answered twice is refused, not resolved by
+    keeping the last answer (which could quietly replace a "yes" to a warning sign)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(f"{shown(key)} is answered twice; keep one answer")
+        out[key] = value
+    return out
 
 
 def _fail(message: str) -> int:
@@ -109,6 +235,9 @@ def cmd_log_export(args: argparse.Namespace) -> int:
     if args.db is None and setting.lower() == "off":
         return _fail("the encounter log is disabled (AID_DB=off); set AID_DB or pass --db PATH")
     path = args.db or setting or DEFAULT_PATH
+    if args.out != "-" and _same_file(args.out, path):
+        return _fail(f"{args.out} is the encounter log itself (or one of its -wal, -shm or "
+                     "-journal files); write the export to another file")
     try:
         frame = export_frame(EncounterLog(path, create=False).to_frame())
     except StoreError as exc:
@@ -122,6 +251,22 @@ def cmd_log_export(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {args.out}: {exc.strerror or exc}")
     print(f"wrote {len(frame)} encounters to {args.out}", file=sys.stderr)
     return 0
+
+
+def _same_file(out: str, db: Any) -> bool:
+    """Whether writing ``out`` would write into the log ``db`` (or its SQLite side files).
+
+    Export must never overwrite what it reads: ``log export var/encounters.sqlite3`` would
+    otherwise replace the log with its own CSV.
+    """
+    import os
+
+    for candidate in (str(db), *(f"{db}{suffix}" for suffix in ("-wal", "-shm", "-journal"))):
+        if os.path.exists(out) and os.path.exists(candidate) and os.path.samefile(out, candidate):
+            return True
+        if os.path.abspath(out) == os.path.abspath(candidate):
+            return True
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,12 +9,82 @@ as unknown and the result lists red-flag questions left unanswered.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from itertools import islice
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from .knowledge import Knowledge, Question, load_knowledge
 
 AnswerValue = str | float | frozenset[str]
+
+#: An error message shows at most this many characters of a bad value (or of an unknown key):
+#: a 5 MB answer must give a one-line message, not a 5 MB one.
+SHOWN_CHARS = 80
+#: Nested lists or objects inside an answer are shown this many levels deep, then as ``...``.
+_SHOWN_DEPTH = 2
+#: Items of a list or object shown before ``...``.
+_SHOWN_ITEMS = 4
+#: Python refuses to turn an int of more than 4,300 digits into text; below this many bits
+#: (about 4,200 digits) ``str()`` is safe, above it the number is described by its length.
+_INT_TEXT_BITS = 14_000
+
+
+@dataclass(frozen=True)
+class LongNumber:
+    """A number written with more digits than any answer can need.
+
+    The command line's JSON reader makes one instead of converting thousands of digits (Python
+    refuses past 4,300, and the work grows with the length), so that validation can still say
+    which question it was given to: every question refuses it.
+    """
+
+    digits: int
+
+    def __repr__(self) -> str:
+        return f"a number written with {self.digits:,} digits"
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """A bad value as an error message may show it: its repr, cut to ``limit`` characters.
+
+    Why: messages echo the value so that a person can find it, but a huge value (a 5 MB
+    string, a 5,000-digit number, a list nested 1,000 deep) must neither flood the terminal nor
+    fail while being described. A cut value ends with ``...`` and says how long it was.
+    """
+    text = _brief(value, 0)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+    return text[: max(0, limit - 3)] + "..." + size
+
+
+def _brief(value: Any, depth: int) -> str:
+    """A bounded repr: long strings cut, containers shown a few items and levels deep."""
+    if isinstance(value, str):
+        return repr(value[: SHOWN_CHARS + 1])
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        if value.bit_length() <= _INT_TEXT_BITS:
+            return str(value)
+        return f"a number written with about {int(math.log10(abs(value))) + 1:,} digits"
+    if isinstance(value, LongNumber):
+        return repr(value)
+    if isinstance(value, Mapping):
+        if depth >= _SHOWN_DEPTH:
+            return "{...}"
+        items = [f"{_brief(k, depth + 1)}: {_brief(v, depth + 1)}"
+                 for k, v in islice(value.items(), _SHOWN_ITEMS)]
+        more = ", ..." if len(value) > _SHOWN_ITEMS else ""
+        return "{" + ", ".join(items) + more + "}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if depth >= _SHOWN_DEPTH:
+            return "[...]"
+        items = [_brief(v, depth + 1) for v in islice(value, _SHOWN_ITEMS)]
+        more = ", ..." if len(value) > _SHOWN_ITEMS else ""
+        return "[" + ", ".join(items) + more + "]"
+    return f"a {type(value).__name__}"
 
 
 class AnswerError(ValueError):
@@ -27,6 +97,8 @@ class AnswerError(ValueError):
     """
 
     def __init__(self, question: str, problem: str, allowed: str):
+        if len(question) > SHOWN_CHARS:  # an unknown key may be anything a file holds
+            question = shown(question)
         self.question, self.problem, self.allowed = question, problem, allowed
         super().__init__(f"{question or repr(question)}: {problem}; allowed: {allowed}")
 
@@ -59,27 +131,31 @@ def validate_answer(question: Question, value: Any) -> AnswerValue:
     """Return the canonical form of one answer (str, float or frozenset) or raise AnswerError."""
     allowed = allowed_text(question)
     if question.kind in ("number", "scale"):
+        if isinstance(value, LongNumber):
+            raise AnswerError(question.id, f"{shown(value)} is out of range", allowed)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AnswerError(question.id, f"expected a number, got {value!r}", allowed)
-        number = float(value)
-        if not math.isfinite(number):
-            raise AnswerError(question.id, f"{value!r} is not a finite number", allowed)
-        if question.kind == "scale" and not number.is_integer():
-            raise AnswerError(question.id, f"{value!r} is not a whole number", allowed)
+            raise AnswerError(question.id, f"expected a number, got {shown(value)}", allowed)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AnswerError(question.id, f"{shown(value)} is not a finite number", allowed)
+        if question.kind == "scale" and isinstance(value, float) and not value.is_integer():
+            raise AnswerError(question.id, f"{shown(value)} is not a whole number", allowed)
         assert question.minimum is not None and question.maximum is not None
-        if not question.minimum <= number <= question.maximum:
-            raise AnswerError(question.id, f"{value!r} is out of range", allowed)
-        return number
+        # Compared before float(): a 400-digit int is out of range, not an OverflowError.
+        if not question.minimum <= value <= question.maximum:
+            raise AnswerError(question.id, f"{shown(value)} is out of range", allowed)
+        return float(value)
     if question.kind == "yesno" and isinstance(value, bool):
         return "yes" if value else "no"
     if question.kind == "multi":
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple, set, frozenset)):
-            raise AnswerError(question.id, f"expected a list of options, got {value!r}", allowed)
+            raise AnswerError(
+                question.id, f"expected a list of options, got {shown(value)}", allowed
+            )
         chosen = set()
         for item in items:
             if not isinstance(item, str) or item not in question.options:
-                raise AnswerError(question.id, f"unknown option {item!r}", allowed)
+                raise AnswerError(question.id, f"unknown option {shown(item)}", allowed)
             chosen.add(item)
         if "none" in chosen and len(chosen) > 1:
             raise AnswerError(
@@ -87,7 +163,7 @@ def validate_answer(question: Question, value: Any) -> AnswerValue:
             )
         return frozenset(chosen)
     if not isinstance(value, str) or value not in question.options:
-        raise AnswerError(question.id, f"unknown option {value!r}", allowed)
+        raise AnswerError(question.id, f"unknown option {shown(value)}", allowed)
     return value
 
 
@@ -110,7 +186,8 @@ class Answers(Mapping[str, AnswerValue]):
             question = knowledge.questions.get(key) if isinstance(key, str) else None
             if question is None:
                 raise AnswerError(
-                    str(key), "unknown question", f"question ids: {', '.join(knowledge.questions)}"
+                    key if isinstance(key, str) else shown(key), "unknown question",
+                    f"question ids: {', '.join(knowledge.questions)}",
                 )
             if is_unanswered(value):
                 continue

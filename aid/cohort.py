@@ -33,18 +33,23 @@ Decisions, on the side of safety:
 
 from __future__ import annotations
 
+import csv
 import difflib
 import math
+import os
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .answers import AnswerError, allowed_text
+from .answers import AnswerError, allowed_text, shown
 from .conditions import MULTI_SEPARATOR, Atom, Condition
 from .knowledge import Knowledge, Question, load_knowledge
+from .store import StoreError, check_subject, neutralise_formula
 from .triage import MIN_CAUSE_SCORE
 from .urgency import Urgency
 
@@ -71,6 +76,13 @@ BLOCK_ROWS = 50_000
 ERROR_SEPARATOR = " | "
 #: The CLI shows a progress bar on stderr from this many rows on.
 PROGRESS_MIN_ROWS = 50_000
+#: A physical line longer than this is refused before pandas reads anything: a clinic export's
+#: row is a few hundred characters, and one 200 MB cell made pandas take 2.9 GB (issue 12).
+MAX_LINE_CHARS = 1 << 20
+#: Rows named in a shape or subject error before "and N more".
+NAMED_ROWS = 5
+#: Unknown columns named in an error before "and N more".
+NAMED_COLUMNS = 10
 
 
 class CohortError(ValueError):
@@ -87,6 +99,7 @@ def triage_frame(
     keep: Iterable[str] = (),
     block_rows: int = BLOCK_ROWS,
     progress: Callable[[int], None] | None = None,
+    first_row: int = 1,
 ) -> pd.DataFrame:
     """Triage every row of a cohort frame, as :func:`aid.triage` would one by one.
 
@@ -100,6 +113,8 @@ def triage_frame(
     keep : extra columns to carry through untouched (anything else unknown is an error).
     block_rows : rows evaluated together (memory bound).
     progress : called with the number of rows done after each block.
+    first_row : the number the frame's first row has in messages (the CSV path reads in
+        chunks and passes each chunk's place in the file).
 
     Returns
     -------
@@ -114,10 +129,12 @@ def triage_frame(
     Raises
     ------
     CohortError
-        for unknown, duplicated or clashing columns (named in the message).
+        for unknown, duplicated or clashing columns (named in the message), and for a
+        ``subject`` that is not a pseudonymous id (the rows are named, the values are not).
     """
     kb = knowledge or load_knowledge()
     _check_columns(frame, kb, tuple(keep))
+    _check_subjects(frame, first_row)
     plan = _plan(kb)
     n = len(frame)
     texts = {name: _Texts() for name in ("red_flags", "unanswered_red_flags", "error")}
@@ -150,13 +167,153 @@ def triage_frame(
     return out
 
 
-def read_export(path: str, **kwargs: Any) -> pd.DataFrame:
+def read_export(path: str, **kwargs: Any) -> Any:
     """Read a clinic CSV export the way the CLI does: every cell as text, empty = unanswered.
 
     ``na_filter=False`` on purpose: a cell reading ``NA`` or ``None`` must be reported as an
     unknown answer, not quietly turned into "unanswered".
+
+    The file's shape is checked first (:func:`check_shape`): a row with more or fewer fields
+    than the header is a :class:`CohortError` naming the row, never a row whose answers moved
+    to other columns. ``usecols`` pins the columns to the header, so pandas never takes the
+    first column as the index (which shifted every answer one column left), and drops the one
+    empty trailing field that some exporters add to every row. Keyword arguments go to
+    ``pandas.read_csv`` (``chunksize`` returns a reader, ``nrows`` also limits the check).
     """
-    return pd.read_csv(path, dtype=str, na_filter=False, **kwargs)
+    return _read_checked(path, check_shape(path, limit=kwargs.get("nrows")), **kwargs)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What :func:`check_shape` found: named columns, data rows, whether a trailing field is
+    dropped (every row ended with the same empty extra field)."""
+
+    columns: int
+    rows: int
+    trailing: bool
+
+
+def check_shape(path: str, limit: int | None = None) -> Shape:
+    """Check that every row of a CSV export has one field per column, before pandas reads it.
+
+    Why: pandas pads a short row with empty cells (its missing answers would read as
+    "unanswered") and, when the first data row has one field more than the header, makes the
+    first column the index, so every answer moves one column left (issue 12: two people with
+    an emergency sign came out ``selfcare``). Neither is allowed to happen quietly, so:
+
+    * every row must have as many fields as the header; the rows that do not are named
+      (data row number and file line) in a :class:`CohortError`, and nothing is triaged;
+    * the one exception is an exporter's trailing delimiter: when *every* row ends with one
+      extra, empty field (or the header ends with an unnamed column that is empty in every
+      row), that field is dropped and the file is read as meant;
+    * a line over ``MAX_LINE_CHARS``, a cell over the csv module's field limit, text that is not
+      UTF-8 and duplicated column names are errors too.
+
+    ``limit`` stops after that many data rows (for ``read_export(..., nrows=n)``).
+    """
+    header: list[str] | None = None
+    wrong: list[tuple[int, int, int]] = []  # (row, line, fields) of the first rows that do not fit
+    extra: list[tuple[int, int, int]] = []  # the same for the first rows with one empty extra field
+    wrong_count = plus_one = rows = 0
+    last_filled = False  # some row has a value in the header's last column
+    reader = None
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(_bounded_lines(handle))
+            line = 0
+            for record in reader:
+                start, line = line + 1, reader.line_num
+                if not record or (len(record) == 1 and not record[0].strip(" \t")):
+                    continue  # a blank or whitespace-only line: pandas skips it too
+                if header is None:
+                    header = record
+                    continue
+                if limit is not None and rows >= limit:
+                    break
+                rows += 1
+                if len(record) == len(header):
+                    last_filled = last_filled or record[-1] != ""
+                elif len(record) == len(header) + 1 and record[-1] == "":
+                    plus_one += 1
+                    if len(extra) < NAMED_ROWS:
+                        extra.append((rows, start, len(record)))
+                else:
+                    wrong_count += 1
+                    if len(wrong) < NAMED_ROWS:
+                        wrong.append((rows, start, len(record)))
+    except UnicodeDecodeError:
+        raise CohortError(f"{_encoding_problem(path)}; save the export as UTF-8 CSV") from None
+    except csv.Error as exc:
+        at = reader.line_num if reader is not None else 1
+        raise CohortError(f"not a readable CSV file (line {at}: {exc})") from None
+    if header is None:
+        raise CohortError(
+            "the file is empty: expected a header row of question ids, then one row per person"
+        )
+    columns = len(header)
+    trailing = bool(rows) and plus_one == rows
+    if plus_one and not trailing:
+        # Some rows end with an extra empty field and some do not: which cells belong where
+        # cannot be known, so the rows with the extra field are named as not fitting too.
+        wrong_count += plus_one
+        wrong = sorted(wrong + extra)[:NAMED_ROWS]
+    if wrong_count:
+        raise CohortError(_shape_message(columns, rows, wrong_count, wrong))
+    if columns > 1 and header[-1].strip() == "" and not trailing and not last_filled:
+        columns, header, trailing = columns - 1, header[:-1], True  # "a,b," over "1,2,"
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise CohortError(f"duplicated column(s): {', '.join(shown(d) for d in duplicated)}")
+    return Shape(columns=columns, rows=rows, trailing=trailing)
+
+
+def _bounded_lines(handle: Any) -> Iterator[str]:
+    """The file's lines, refusing one longer than MAX_LINE_CHARS before it is held whole."""
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise CohortError(
+                f"line {number} is longer than {MAX_LINE_CHARS:,} characters; a clinic export "
+                "holds one short row per person"
+            )
+        yield line
+
+
+def _encoding_problem(path: str) -> str:
+    """Where the file stops being UTF-8, in words (read again in binary: the text reader only
+    knows the block it was decoding, not the line)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    with open(path, "rb") as handle:
+        first = handle.read(2)
+        if first in (b"\xff\xfe", b"\xfe\xff"):
+            return "the file is UTF-16 text"
+        handle.seek(0)
+        while block := handle.read(1 << 16):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                bad = offset + max(0, exc.start)
+                line += block[: max(0, exc.start)].count(b"\n")
+                return f"the file is not UTF-8 text (byte 0x{block[exc.start]:02X} on line {line}, " \
+                    f"byte {bad:,})"
+            offset += len(block)
+            line += block.count(b"\n")
+    return "the file is not UTF-8 text"
+
+
+def _shape_message(columns: int, rows: int, count: int, named: list[tuple[int, int, int]]) -> str:
+    listed = "; ".join(f"row {r} (line {line}) has {n}" for r, line, n in named)
+    more = f"; and {count - len(named):,} more row(s)" if count > len(named) else ""
+    return (
+        f"{count:,} of {rows:,} row(s) do not have one field per column: the header has "
+        f"{columns}, {listed}{more}. Nothing was triaged: a row whose cells do not line up "
+        "with the header could put an answer under another question. Quote cells that contain "
+        "a comma, and export every row with the same columns"
+    )
 
 
 def worklist(triaged: pd.DataFrame) -> pd.DataFrame:
@@ -248,38 +405,48 @@ def triage_csv(
     """Triage a CSV export into a new CSV, chunk by chunk (memory stays flat on long files).
 
     A progress bar is drawn on ``stream`` (stderr) when the file holds more than
-    ``PROGRESS_MIN_ROWS`` rows. Returns the rows per urgency. Raises :class:`CohortError` for
-    unknown columns (before anything is written) and ``OSError`` for unreadable files.
+    ``PROGRESS_MIN_ROWS`` rows. Returns the rows per urgency. Raises :class:`CohortError` for a
+    file of the wrong shape, unknown columns or identifying subjects (nothing is written: the
+    output appears only when every row was triaged), and ``OSError`` for unreadable files.
+    The output is :func:`csv_ready` (formulas neutralised) and never replaces the input.
     """
-    import os
     import sys
 
+    if os.path.exists(target) and os.path.exists(source) and os.path.samefile(source, target):
+        raise CohortError(
+            f"the output {target} is the input file; write the results to another file"
+        )
     stream = stream if stream is not None else sys.stderr
-    total = _count_rows(source)
-    bar = _ProgressBar(total, stream) if total > PROGRESS_MIN_ROWS else None
+    shape = check_shape(source)  # before anything is written
+    bar = _ProgressBar(shape.rows, stream) if shape.rows > PROGRESS_MIN_ROWS else None
     counts = pd.Series(0, index=list(REVIEW_ORDER), dtype=int)
     partial = target + ".partial"
     done = 0
     try:
         with open(partial, "w", encoding="utf-8", newline="") as handle:
-            with read_export(source, chunksize=max(1, int(chunk_rows))) as chunks:
+            with _read_checked(source, shape, chunksize=max(1, int(chunk_rows))) as chunks:
                 for i, chunk in enumerate(chunks):
-                    out = triage_frame(chunk, keep=keep)
-                    out.to_csv(handle, index=False, header=(i == 0), lineterminator="\n")
+                    out = triage_frame(chunk, keep=keep, first_row=done + 1)
+                    csv_ready(out).to_csv(handle, index=False, header=(i == 0), lineterminator="\n")
                     counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
                     done += len(chunk)
                     if bar is not None:
                         bar.update(done)
             if done == 0:  # header only: still write the header with the result columns
-                header = pd.read_csv(source, nrows=0, dtype=str)
+                header = _read_checked(source, shape, nrows=0)
                 triage_frame(header, keep=keep).to_csv(handle, index=False, lineterminator="\n")
+        if done != shape.rows:  # the shape check and pandas must agree on every row
+            raise CohortError(
+                f"read {done:,} rows where the file has {shape.rows:,}; nothing was written "
+                "(check the file's quoting)"
+            )
         os.replace(partial, target)  # no half-written output file on failure
     except pd.errors.EmptyDataError:
         raise CohortError(
             "the file is empty: expected a header row of question ids, then one row per person"
         ) from None
     except pd.errors.ParserError as exc:
-        raise CohortError(f"not a readable CSV file ({exc})") from None
+        raise CohortError(f"not a readable CSV file ({shown(str(exc), 200)})") from None
     finally:
         if os.path.exists(partial):
             os.remove(partial)
@@ -288,14 +455,11 @@ def triage_csv(
     return counts
 
 
-def _count_rows(path: str) -> int:
-    """Data lines in a CSV (fast newline count; only sizes the progress bar)."""
-    lines, last = 0, b"\n"
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    return max(0, lines + (last != b"\n") - 1)
+def _read_checked(path: str, shape: Shape, **kwargs: Any) -> Any:
+    """pandas.read_csv on a file :func:`check_shape` passed: text cells, header columns only."""
+    return pd.read_csv(
+        path, dtype=str, na_filter=False, usecols=range(shape.columns), encoding="utf-8", **kwargs
+    )
 
 
 class _ProgressBar:
@@ -329,9 +493,10 @@ class _ProgressBar:
 
 def _check_columns(frame: pd.DataFrame, kb: Knowledge, keep: tuple[str, ...]) -> None:
     columns = list(frame.columns)
-    duplicated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    seen = Counter(columns)  # not columns.count(c) per column: a wide file made that quadratic
+    duplicated = sorted({str(c) for c, n in seen.items() if n > 1})
     if duplicated:
-        raise CohortError(f"duplicated column(s): {', '.join(map(repr, duplicated))}")
+        raise CohortError(f"duplicated column(s): {', '.join(map(shown, duplicated))}")
     clashing = [c for c in columns if c in OUTPUT_COLUMNS]
     if clashing:
         raise CohortError(
@@ -342,14 +507,83 @@ def _check_columns(frame: pd.DataFrame, kb: Knowledge, keep: tuple[str, ...]) ->
     unknown = [c for c in columns if c not in allowed]
     if unknown:
         described = []
-        for c in unknown:
+        for c in unknown[:NAMED_COLUMNS]:
             close = difflib.get_close_matches(str(c), list(kb.questions), n=1)
-            described.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            described.append(shown(c) + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if len(unknown) > NAMED_COLUMNS:
+            described.append(f"and {len(unknown) - NAMED_COLUMNS:,} more")
         raise CohortError(
             f"unknown column(s) {', '.join(described)}: columns must be question ids "
             f"(see `python -m aid questions`) or {SUBJECT_COLUMN!r}; to carry other columns "
             "through untouched name them in keep= (command line: --keep COLUMN)"
         )
+
+
+def _check_subjects(frame: pd.DataFrame, first_row: int) -> None:
+    """Refuse the frame when a ``subject`` is not a pseudonymous id, as the encounter log does.
+
+    Why: the output is a file that travels (e-mail, shared drives); it must not carry the names
+    or e-mail addresses that :func:`aid.store.check_subject` keeps out of the log. The rows are
+    named, never the values (they may be exactly the contact details). An empty cell is fine.
+    Checked once per distinct value.
+    """
+    if SUBJECT_COLUMN not in frame.columns:
+        return
+    codes, uniques = pd.factorize(frame[SUBJECT_COLUMN], use_na_sentinel=True)
+    bad = np.array([not _is_pseudonymous(u) for u in uniques] + [False], dtype=bool)
+    rows = np.flatnonzero(bad[codes])
+    if not len(rows):
+        return
+    named = ", ".join(str(first_row + int(i)) for i in rows[:NAMED_ROWS])
+    more = f" and {len(rows) - NAMED_ROWS:,} more" if len(rows) > NAMED_ROWS else ""
+    raise CohortError(
+        f"the {SUBJECT_COLUMN!r} column holds something other than a pseudonymous id in row(s) "
+        f"{named}{more} (not shown: it may be a name or contact detail). Names and contact "
+        "details must not be written; use ids such as P-0042 (1-64 letters, digits, '_' or '-'), "
+        "or leave the cell empty. Nothing was written"
+    )
+
+
+def _is_pseudonymous(value: Any) -> bool:
+    """The log's rule (aid.store.check_subject), on a cell: text trimmed, whole numbers allowed."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value) or (math.isfinite(value) and float(value).is_integer())
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if not text:
+        return True
+    try:
+        check_subject(text)
+    except StoreError:
+        return False
+    return True
+
+
+def csv_ready(triaged: pd.DataFrame) -> pd.DataFrame:
+    """A triaged frame ready to be written as CSV: every text cell that a spreadsheet would run
+    as a formula (``= + - @``, tab, CR) gets a leading ``'``, exactly as ``log export`` does
+    (:func:`aid.store.neutralise_formula`). A bad cell such as ``=cmd|' /C calc'!A0`` is kept
+    (the reviewer must see what was there) but can no longer run. Once per distinct value.
+    """
+    out = triaged.copy(deep=False)
+    for name in out.columns:
+        column = out[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            categories = [neutralise_formula(c) for c in column.cat.categories]
+            if categories != list(column.cat.categories):
+                out[name] = pd.Categorical.from_codes(column.cat.codes, categories=categories)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column):
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            fixed = [neutralise_formula(u) for u in uniques]
+            if any(a is not b for a, b in zip(fixed, uniques)):
+                values = np.array(fixed + [None], dtype=object)[codes]
+                out[name] = pd.Series(values, index=column.index, dtype=object)
+    return out
 
 
 # --------------------------------------------------------------------------------- planning
@@ -672,23 +906,29 @@ def _number_text(value: float) -> str:
     return f"{value:g}"
 
 
+#: Characters a number cell may have (the command line's JSON reader uses the same bound).
+_MAX_NUMBER_CHARS = 100
+
+
 def _parse_number(raw: Any) -> tuple[float, str | None]:
     """(number, or NaN when unanswered; problem text or None) for one distinct cell."""
     if isinstance(raw, (bool, np.bool_)):
-        return math.nan, f"expected a number, got {raw!r}"
+        return math.nan, f"expected a number, got {shown(raw)}"
     if isinstance(raw, (int, float, np.integer, np.floating)):
         return float(raw), None
     if not isinstance(raw, str):
-        return math.nan, f"expected a number, got {raw!r}"
+        return math.nan, f"expected a number, got {shown(raw)}"
     text = raw.strip()
     if not text:
         return math.nan, None
+    if len(text) > _MAX_NUMBER_CHARS:  # no answer needs more; "inf" would hide what was there
+        return math.nan, f"{shown(text)} is out of range"
     try:
         number = float(text)
     except ValueError:
-        return math.nan, f"expected a number, got {raw!r}"
+        return math.nan, f"expected a number, got {shown(raw)}"
     if math.isnan(number):  # the text "nan" is not an answer, and not "unanswered" either
-        return math.nan, f"expected a number, got {raw!r}"
+        return math.nan, f"expected a number, got {shown(raw)}"
     return number, None
 
 
@@ -699,13 +939,13 @@ def _canonical_choice(question: Question, raw: Any) -> tuple[str | None, str | N
     if isinstance(raw, float) and math.isnan(raw):
         return None, None
     if not isinstance(raw, str):
-        return None, f"unknown option {raw!r}"
+        return None, f"unknown option {shown(raw)}"
     text = raw.strip()
     if not text:
         return None, None
     if question.kind != "multi":
         if text not in question.options:
-            return None, f"unknown option {text!r}"
+            return None, f"unknown option {shown(text)}"
         return text, None
     items = [item.strip() for item in text.split(MULTI_SEPARATOR)]
     items = [item for item in items if item]
@@ -713,7 +953,7 @@ def _canonical_choice(question: Question, raw: Any) -> tuple[str | None, str | N
         return None, None
     for item in items:
         if item not in question.options:
-            return None, f"unknown option {item!r}"
+            return None, f"unknown option {shown(item)}"
     chosen = sorted(set(items))
     if "none" in chosen and len(chosen) > 1:
         return None, "'none' cannot be combined with other options"

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from .answers import AnswerError, Answers
+from .answers import AnswerError, Answers, shown
 from .result import Result
 from .urgency import Urgency
 
@@ -57,6 +57,7 @@ __all__ = [
     "default_log",
     "emergencies",
     "export_frame",
+    "neutralise_formula",
     "per_day_urgency",
 ]
 
@@ -243,12 +244,14 @@ class EncounterLog:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """One connection for one operation; every sqlite3 error leaves as a StoreError."""
-        mode = "rwc" if self._create else "rw"
+        mode = "rwc" if self._create else "ro"  # a reader never writes into the file it reads
         uri = f"file:{urllib.parse.quote(str(self.path))}?mode={mode}"
         try:
             con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+        except UnicodeDecodeError:
+            raise self._damaged("text in it is not UTF-8") from None
         try:
             con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             con.execute("PRAGMA synchronous = FULL")
@@ -256,11 +259,24 @@ class EncounterLog:
         except sqlite3.Error as exc:
             _rollback(con)
             raise self._error(exc) from None
+        except UnicodeDecodeError:
+            # sqlite3 decodes SQLite's messages and the schema's names as UTF-8; in a damaged
+            # file they hold stray bytes (found by tests/unit/test_fuzz.py).
+            _rollback(con)
+            raise self._damaged("text in it is not UTF-8") from None
         except BaseException:
             _rollback(con)
             raise
         finally:
             con.close()
+
+    def _damaged(self, detail: str = "") -> StoreError:
+        return StoreError(
+            self.path, "the file is not a SQLite database or is damaged"
+            + (f" ({detail})" if detail else ""),
+            "Move the file aside (keep it: rows may be recoverable with "
+            "`sqlite3 FILE .recover`) and a new log is started, or set AID_DB to another file",
+        )
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         """Translate a sqlite3 error into words a clinic's staff can act on."""
@@ -282,11 +298,7 @@ class EncounterLog:
             )
         if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text \
                 or "malformed" in text:
-            return StoreError(
-                self.path, "the file is not a SQLite database or is damaged",
-                "Move the file aside (keep it: rows may be recoverable with "
-                "`sqlite3 FILE .recover`) and a new log is started, or set AID_DB to another file",
-            )
+            return self._damaged()
         if name.startswith("SQLITE_FULL") or "disk is full" in text:
             return StoreError(self.path, "the disk is full", "Free some space and try again")
         if name.startswith("SQLITE_IOERR") or "disk I/O" in text:
@@ -334,11 +346,18 @@ class EncounterLog:
             )
 
     def _open_schema(self) -> None:
-        """Create, check or migrate the schema; switch the file to WAL."""
+        """Create, check or migrate the schema; switch the file to WAL.
+
+        A reader (``create=False``) only checks: an empty file or an older schema is refused
+        rather than given the current schema, so ``log export`` never writes into what it reads
+        (issue 12: a zero-byte file had the schema written into it).
+        """
         with self._connect() as con:
             version = self._schema_version(con)
             if version is not None:
                 self._refuse_unknown(version)
+            if not self._create and version != SCHEMA_VERSION:
+                raise self._not_readable(version)
             if version != SCHEMA_VERSION:
                 # Re-read under the write lock: another process may have created or migrated
                 # the file since the unlocked read above.
@@ -374,6 +393,22 @@ class EncounterLog:
                         self.path, f"cannot switch the file to WAL mode (SQLite kept {mode!r})",
                         "Put the log on a local disk (WAL does not work on network shares)",
                     )
+
+    def _not_readable(self, version: int | None) -> StoreError:
+        """Why a reader cannot use this file as it is (it does not change it to make it fit)."""
+        if version is None:
+            size = self.path.stat().st_size if self.path.exists() else 0
+            return StoreError(
+                self.path, f"the file holds no encounter log ({size:,} bytes, no tables); it was "
+                "left unchanged",
+                "Check AID_DB or --db; the dashboard creates the log at its first completed triage",
+            )
+        return StoreError(
+            self.path, f"the log has the older schema {version}; exporting does not migrate it, "
+            "so it was left unchanged",
+            "Open it once with the dashboard (or aid.store.EncounterLog(path)) to migrate it, "
+            "then export",
+        )
 
     @staticmethod
     def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -448,26 +483,32 @@ class EncounterLog:
 
     _SELECT = (
         "SELECT id, created_utc, subject, urgency, kb_version, aid_version, answers_json,"
-        " result_json, notes FROM encounters"
-    )
+        " result_json, notes, typeof(created_utc), typeof(subject), typeof(urgency),"
+        " typeof(kb_version), typeof(aid_version), typeof(answers_json), typeof(result_json),"
+        " typeof(notes) FROM encounters"
+    )  # typeof(): read as bytes, a BLOB and TEXT look alike; the aid writes only TEXT
 
     def get(self, encounter_id: int) -> Encounter:
         """The encounter with this id; :class:`StoreError` if there is none."""
         with self._connect() as con:
+            con.text_factory = bytes  # decoded by _checked_row, which can name the row
             row = con.execute(self._SELECT + " WHERE id = ?", (int(encounter_id),)).fetchone()
         if row is None:
             raise StoreError(self.path, f"there is no encounter with id {encounter_id}",
                              "Use an id returned by append() or listed by to_frame()")
-        return _encounter(row)
+        return _encounter(_checked_row(self.path, row))
 
     def count(self) -> int:
         """How many encounters the log holds."""
         with self._connect() as con:
             return int(con.execute("SELECT count(*) FROM encounters").fetchone()[0])
 
-    def _rows(self) -> list[tuple[Any, ...]]:
+    def _rows(self) -> list["_Row"]:
+        """Every row, checked to be what :meth:`append` writes (else StoreError naming its id)."""
         with self._connect() as con:
-            return con.execute(self._SELECT + " ORDER BY id").fetchall()
+            con.text_factory = bytes  # decoded by _checked_row, which can name the row
+            rows = con.execute(self._SELECT + " ORDER BY id").fetchall()
+        return [_checked_row(self.path, row) for row in rows]
 
     def to_frame(self) -> "pd.DataFrame":
         """The whole log as a DataFrame, one row per encounter, oldest first.
@@ -479,14 +520,13 @@ class EncounterLog:
         import pandas as pd
 
         records = []
-        for (row_id, created, subject, urgency, kb_version, aid_version, answers_json,
-             result_json, notes) in self._rows():
-            result = json.loads(result_json)
-            causes = result.get("causes") or []
+        for row in self._rows():
+            causes = row.result["causes"]
             records.append((
-                row_id, created, subject, urgency, kb_version, aid_version,
-                ";".join(r["rule_id"] for r in result.get("reasons", ())),
-                causes[0]["cause_id"] if causes else "", notes, answers_json, result_json,
+                row.id, row.created_utc, row.subject, row.urgency, row.kb_version,
+                row.aid_version, ";".join(r["rule_id"] for r in row.result["reasons"]),
+                causes[0]["cause_id"] if causes else "", row.notes, row.answers_json,
+                row.result_json,
             ))
         frame = pd.DataFrame.from_records(records, columns=list(FRAME_COLUMNS))
         frame["id"] = frame["id"].astype("int64")
@@ -522,14 +562,145 @@ def _aid_version() -> str:
     return __version__
 
 
-def _encounter(row: tuple[Any, ...]) -> Encounter:
-    (row_id, created, subject, urgency, kb_version, aid_version, answers_json, result_json,
-     notes) = row
+def _encounter(row: "_Row") -> Encounter:
     return Encounter(
-        id=int(row_id), created_utc=_parse_utc(created), subject=subject,
-        urgency=Urgency(urgency), kb_version=kb_version, aid_version=aid_version,
-        answers=json.loads(answers_json), result=json.loads(result_json), notes=notes,
+        id=row.id, created_utc=_parse_utc(row.created_utc), subject=row.subject,
+        urgency=Urgency(row.urgency), kb_version=row.kb_version, aid_version=row.aid_version,
+        answers=row.answers, result=row.result, notes=row.notes,
     )
+
+
+# -- reading back only what append() writes ---------------------------------------------------
+
+#: created_utc exactly as _utc_now() writes it.
+_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+#: Longest version text accepted (the aid writes a 12-hex hash and a short version number).
+_MAX_VERSION_CHARS = 64
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One encounters row, checked and decoded."""
+
+    id: int
+    created_utc: str
+    subject: str | None
+    urgency: str
+    kb_version: str
+    aid_version: str
+    answers_json: str
+    result_json: str
+    notes: str
+    answers: dict[str, Any] = field(hash=False)
+    result: dict[str, Any] = field(hash=False)
+
+
+class _NotOurs(ValueError):
+    """A value in a row that append() would never have written (the message says which)."""
+
+
+def _checked_row(path: Path, raw: tuple[Any, ...]) -> _Row:
+    """A row as append() writes it, or StoreError naming the row id and the column.
+
+    Why: the CHECK constraints accept rows the aid never writes (another program, a hand edit,
+    a damaged copy: a created_utc that is not a time, a result_json of ``[]``, ``"reasons":
+    [1]``), and export crashed on them with a traceback (issue 12). Every column is checked
+    here, once, so the readers after it (to_frame, emergencies, export_frame) can rely on it.
+    """
+    row_id = raw[0]
+    try:
+        if not isinstance(row_id, int):
+            raise _NotOurs(f"id is {type(row_id).__name__}, not a whole number")
+        stored = len(_STORED_COLUMNS)
+        created, subject, urgency, kb_version, aid_version, answers_text, result_text, notes = (
+            _text(name, value, kind) for name, value, kind
+            in zip(_STORED_COLUMNS, raw[1:1 + stored], raw[1 + stored:])
+        )
+        if created is None or not _CREATED.fullmatch(created):
+            raise _NotOurs(f"created_utc {_brief(created)} is not a time as "
+                           "YYYY-MM-DDTHH:MM:SS.mmmZ")
+        try:
+            _parse_utc(created)
+        except ValueError:
+            raise _NotOurs(f"created_utc {_brief(created)} is not a real date and time") from None
+        if subject is not None:
+            try:
+                check_subject(subject, path)
+            except StoreError:
+                raise _NotOurs("subject is not a pseudonymous id (not shown)") from None
+        if urgency not in URGENCY_LEVELS:
+            raise _NotOurs(f"urgency {_brief(urgency)} is not one of {', '.join(URGENCY_LEVELS)}")
+        for name, value in (("kb_version", kb_version), ("aid_version", aid_version)):
+            if not value or len(value) > _MAX_VERSION_CHARS:
+                raise _NotOurs(f"{name} {_brief(value)} is not a version "
+                               f"(1-{_MAX_VERSION_CHARS} characters)")
+        if notes is None:
+            raise _NotOurs("notes is missing")
+        answers = _json_object("answers_json", answers_text)
+        for key in answers:
+            if not isinstance(key, str):
+                raise _NotOurs("answers_json has a key that is not text")
+        result = _json_object("result_json", result_text)
+        _check_result(result)
+    except _NotOurs as exc:
+        raise StoreError(
+            path, f"encounter id {row_id if isinstance(row_id, int) else '?'}: {exc}; "
+            "this is not what Back Cramp Aid writes, so nothing was exported",
+            "The row was written or changed by another program. Keep the file for investigation "
+            "(rows cannot be removed), and read the others with sqlite3 if needed",
+        ) from None
+    assert subject is None or isinstance(subject, str)
+    return _Row(row_id, created, subject, urgency, kb_version, aid_version,  # type: ignore[arg-type]
+                answers_text, result_text, notes, answers, result)  # type: ignore[arg-type]
+
+
+#: The stored columns after id, in _SELECT order.
+_STORED_COLUMNS = (
+    "created_utc", "subject", "urgency", "kb_version", "aid_version", "answers_json",
+    "result_json", "notes",
+)
+
+
+def _text(name: str, value: Any, kind: Any) -> str | None:
+    """A TEXT column read as bytes, decoded; anything else (a number, a BLOB) is not ours."""
+    if value is None:
+        return None
+    kind = kind.decode("ascii", "replace") if isinstance(kind, bytes) else str(kind)
+    if kind != "text" or not isinstance(value, bytes):
+        raise _NotOurs(f"{name} is stored as {kind!r}, not text")
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _NotOurs(f"{name} is not UTF-8 text") from None
+
+
+def _json_object(name: str, text: str | None) -> dict[str, Any]:
+    if text is None:
+        raise _NotOurs(f"{name} is missing")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _NotOurs(f"{name} is not JSON this version can read") from None
+    if not isinstance(value, dict):
+        raise _NotOurs(f"{name} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _check_result(result: dict[str, Any]) -> None:
+    """The parts of Result.to_dict() that the log's readers use: reasons and causes."""
+    for key, fields in (("reasons", ("rule_id", "reason")), ("causes", ("cause_id",))):
+        items = result.get(key)
+        if not isinstance(items, list):
+            raise _NotOurs(f"result_json has no list of {key}")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
+                raise _NotOurs(
+                    f"result_json {key}[{i}] is not an object with text {' and '.join(fields)}"
+                )
+
+
+def _brief(value: str | None) -> str:
+    return shown(value, 40)
 
 
 def default_log() -> EncounterLog | None:
@@ -595,7 +766,19 @@ def emergencies(frame: "pd.DataFrame") -> "pd.DataFrame":
     return out.sort_values(["created_utc", "id"], ascending=False).reset_index(drop=True)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A cell starting with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """``value`` prefixed with ``'`` when a spreadsheet would run it as a formula, else as is.
+
+    One rule for every CSV the aid writes (the log export and the cohort output), so a subject
+    such as ``=cmd|' /C calc'!A0`` comes out as text wherever it is written.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def export_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
@@ -609,8 +792,5 @@ def export_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
         for t in frame["created_utc"]
     ]
     for column in ("subject", "notes"):
-        out[column] = [
-            "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-            for v in frame[column]
-        ]
+        out[column] = [neutralise_formula(v) for v in frame[column]]
     return out

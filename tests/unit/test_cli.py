@@ -81,3 +81,79 @@ def test_bad_answers_exit_2_with_a_clear_message(payload, message):
 def test_missing_file_exits_2():
     done = run("triage", "/nonexistent/answers.json")
     assert done.returncode == 2 and "cannot read /nonexistent/answers.json" in done.stderr
+
+
+# -- bad documents (issue 12): each reproduction exits 2 with a message, never a traceback ------
+
+from aid.__main__ import MAX_ANSWERS_BYTES, MAX_NESTING  # noqa: E402
+
+
+def run_bytes(data: bytes, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aid", "triage", "-", *args], input=data, capture_output=True,
+        timeout=60,
+    )
+
+
+def test_five_thousand_digit_number_exits_2_naming_the_question():
+    done = run_bytes(b'{"age": 1' + b"0" * 5000 + b"}")
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "age: a number written with 5,001 digits is out of range" in err
+    assert "Traceback" not in err and len(err) < 300
+
+
+def test_nesting_deeper_than_the_parser_can_go_exits_2_naming_the_answer():
+    done = run_bytes(b'{"location": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert f"the answer to 'location' is nested more than {MAX_NESTING} levels deep" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("data, message", [
+    ('{"fever": "yes"}'.encode("utf-16"), "is UTF-16 text; save the answers as UTF-8 JSON"),
+    ('{"fever": "café"}'.encode("latin-1"), "is not UTF-8 text (byte 0xE9 at position 14)"),
+])
+def test_an_answers_file_that_is_not_utf8_exits_2(tmp_path, data, message):
+    path = tmp_path / "answers.json"
+    path.write_bytes(data)
+    done = run("triage", str(path))
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_utf8_byte_order_mark_is_accepted():
+    done = run_bytes('{"saddle_numbness": "yes"}'.encode("utf-8-sig"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["urgency"] == "emergency"
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_it_is_parsed():
+    done = run_bytes(b'{"fever": "' + b"x" * MAX_ANSWERS_BYTES + b'"}')
+    assert done.returncode == 2
+    assert b"is larger than 1,048,576 bytes" in done.stderr
+
+
+@pytest.mark.parametrize("payload, message", [
+    # A question answered twice would otherwise keep the last answer: a "yes" to a warning sign
+    # could be replaced by a later "no" without a word.
+    ('{"saddle_numbness": "yes", "saddle_numbness": "no"}', "'saddle_numbness' is answered twice"),
+    # NaN is not JSON; Python's reader accepts it and NaN means "unanswered" to aid.Answers.
+    ('{"age": NaN}', "NaN is not a JSON value; leave a question out to leave it unanswered"),
+    ('{"age": -Infinity}', "-Infinity is not a JSON value"),
+    ('{"age": 1e999}', "age: inf is not a finite number"),
+])
+def test_json_that_python_would_accept_loosely_is_refused(payload, message):
+    done = run("triage", "-", stdin=payload)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_an_unterminated_string_full_of_escaped_quotes_is_refused_in_linear_time():
+    """Found by the fuzz test: a regex scan for JSON strings backtracked quadratically on an
+    unterminated string of 400,000 escaped quotes (minutes). The timeout makes that a failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "aid", "triage", "-"], input=b'{"fever": "' + b'\\"' * 400_000,
+        capture_output=True, timeout=30,
+    )
+    assert done.returncode == 2 and b"is not valid JSON" in done.stderr

@@ -344,7 +344,8 @@ def test_every_vignette_as_one_frame_agrees_with_triage():
 
 @pytest.mark.parametrize(("content", "message"), [
     ("", "the file is empty"),
-    ("subject,fever\nA,yes\nB,yes,extra,fields\n", "not a readable CSV file"),
+    ("subject,fever\nA,yes\nB,yes,extra,fields\n", "the header has 2, row 2 (line 3) has 4"),
+    ('subject,fever\nA,"yes\n', "not a readable CSV file"),
 ])
 def test_cli_unreadable_csv_is_a_clear_error_and_writes_nothing(tmp_path, capsys, content, message):
     source = tmp_path / "in.csv"
