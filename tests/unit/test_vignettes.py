@@ -50,8 +50,6 @@ MIN_FIRST_CAUSE_TOP = 0.80
 #: Development cases the rules knowingly miss below the gold level, each with the reason. They
 #: are strict xfails: when a rule change catches one, the test fails until it leaves this list.
 KNOWN_UNDER = {
-    "N4-35-unknown-pregnancy-back-tummy-shoulder":
-        "possible ectopic pregnancy: not in the policy, and no shoulder-tip pain question",
     "V15-s2-post4-motorbike-pull": "a minor strain with no flag: the revised policy says self-care",
     "V109-flank-pain-blood-in-urine": "blood in urine without colic or fever is soon in the policy",
     "N1-25-monthly-spasms-crawling": "the patient called more frequent flares 'usual'",
