@@ -378,7 +378,8 @@ def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top
     kb = knowledge or load_knowledge()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
     mix = urgency_counts(triaged)["rows"]
-    colours = [URGENCY_COLOURS[Urgency(u)][0] if u != ERROR else "#555555" for u in mix.index]
+    not_a_level = {ERROR: "#555555", INCOMPLETE: "#9e9e9e"}
+    colours = [not_a_level.get(u) or URGENCY_COLOURS[Urgency(u)][0] for u in mix.index]
     axes[0, 0].bar(mix.index, mix.to_numpy(), color=colours)
     axes[0, 0].set_title("Urgency mix (rows)")
     panels = [

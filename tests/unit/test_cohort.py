@@ -28,6 +28,7 @@ from aid.cohort import (
     OUTPUT_COLUMNS,
     REVIEW_ORDER,
     CohortError,
+    plot_overview,
     read_export,
     synthetic_frame,
     triage_frame,
@@ -359,3 +360,16 @@ def test_progress_is_reported_after_each_block():
     seen: list[int] = []
     triage_frame(pd.DataFrame({"fever": ["no"] * 25}), block_rows=10, progress=seen.append)
     assert seen == [10, 20, 25]
+
+
+def test_overview_charts_colour_every_review_category_including_incomplete_and_error():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    frame = pd.DataFrame({"subject": ["a", "b", "c"], "fever": ["yes", "", "maybe"],
+                          "age": ["40", "", "40"]})
+    triaged = triage_frame(frame)
+    assert set(triaged["urgency"]) == {"urgent", "incomplete", "error"}
+    figure = plot_overview(triaged)
+    bars = figure.axes[0].patches
+    assert len(bars) == len(REVIEW_ORDER)
