@@ -91,7 +91,11 @@ class Question:
             number = f"{float(value):g}"  # type: ignore[arg-type]
             return f"{number} {self.unit}".strip()
         if isinstance(value, (tuple, list, frozenset, set)):
-            return ", ".join(self.label_of(v) for v in value)
+            # Questionnaire order, not set order: a set's order changes with the hash seed, and
+            # a summary must read the same on every run (the notebooks are compared as text).
+            order = {option: i for i, option in enumerate(self.options)}
+            chosen = sorted(value, key=lambda v: (order.get(v, len(order)), str(v)))
+            return ", ".join(self.label_of(v) for v in chosen)
         labels = dict(zip(self.options, self.option_labels))
         return labels.get(str(value), str(value))
 

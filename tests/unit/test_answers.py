@@ -138,3 +138,20 @@ def test_shown_leaves_short_values_as_their_repr():
     assert shown("maybe") == "'maybe'"
     assert shown(["ribs", 3]) == "['ribs', 3]"
     assert shown(121) == "121"
+
+
+def test_multi_choice_answers_read_in_questionnaire_order_whatever_the_hash_seed():
+    """A set's order changes with PYTHONHASHSEED; the words of an answer must not."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from aid import load_knowledge; q = load_knowledge().questions['location'];"
+            "print(q.label_of(frozenset({'flank', 'lower_back', 'ribs'})))")
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in range(6)
+    }
+    assert outputs == {"Lower back, Around the ribs or the side of the chest, "
+                       "One side of the back just under the ribs (kidney area)\n"}
