@@ -256,3 +256,33 @@ def test_loader_reads_a_good_file(tmp_path: Path):
     assert v.id == "X1" and v.gold_urgency == Urgency.SELFCARE and v.gold_causes == ()
     with pytest.raises(TypeError):
         v.answers["age"] = 3  # type: ignore[index]  # read-only: a test cannot alter the data
+
+
+def test_loader_reads_split_and_summary_and_names_a_bad_split(tmp_path: Path):
+    cases = [{**GOOD, "id": "D1"}, {**GOOD, "id": "V1", "split": "validation", "summary": "my words"}]
+    path = _write(tmp_path, cases)
+    assert [v.id for v in load_vignettes(path, split="validation")] == ["V1"]
+    (d, v) = load_vignettes(path)
+    assert (d.split, d.summary) == ("development", "") and (v.split, v.summary) == ("validation", "my words")
+    with pytest.raises(VignetteError, match="split 'test' is not one of development, validation"):
+        load_vignettes(_write(tmp_path, [{**GOOD, "split": "test"}]))
+
+
+def test_splits_are_scored_apart_never_pooled():
+    from aid.vignettes import evaluate_splits
+
+    splits = evaluate_splits(VIGNETTES, KB)
+    assert list(splits) == ["development", "validation"]
+    assert splits["development"].cases == len(DEVELOPMENT)
+    assert splits["validation"].cases == len(VALIDATION)
+    assert {o.vignette.split for o in splits["validation"].outcomes} == {"validation"}
+
+
+def test_cli_summary_prints_each_split_without_naming_cases(capsys):
+    from aid.vignettes import main
+
+    main(["--summary"])
+    out = capsys.readouterr().out
+    assert "== development split" in out and "== validation split" in out
+    assert "first gold cause in the top 3" in out
+    assert not any(v.id in out for v in VALIDATION), "--summary never lists a case"
