@@ -38,13 +38,17 @@ EMERGENCY_SIGNS: tuple[str, ...] = (
     "New weakness in both legs, or new numbness or weakness in both arms",
     "Pain or numbness that spreads down both legs and is new or getting worse",
     "Chest pain, tightness or pressure, pain spreading to an arm, the jaw or the neck, "
-    "shortness of breath, or coughing up blood",
+    "shortness of breath, coughing up blood, or pain brought on by effort in the last 12 hours",
     "Sharp pain on breathing in after giving birth, an operation, a long time without moving, "
     "or with a swollen calf",
     "Fainting or feeling faint, a pulsing feeling in your belly, or cold clammy sweating "
-    "with sudden severe pain",
+    "with sudden severe pain; new pain with a known aortic aneurysm; a first kidney-stone type "
+    "pain at 60 or over",
+    "New confusion, unusual drowsiness or slurred speech",
     "A fever with confusion, uncontrollable shaking, a racing heart, fast breathing, blotchy skin "
-    "or no urine all day; a fever with a stiff neck; or a fever with leg weakness or numbness",
+    "or no urine all day; a fever with a stiff neck; a fever with leg weakness or numbness; or "
+    "a fever with diabetes, a weak immune system, injecting drugs or recent spine treatment",
+    "If you have had cancer: new pain, numbness or weakness going into your legs or arms",
     "Kidney-stone type pain (waves from the side to the groin) with a fever or vomiting",
     "Very dark urine with weak muscles",
     "Back pain after a serious accident such as a car crash or a fall from a height",
