@@ -724,7 +724,7 @@ class _Block:
     def _validate_choice(self, question: Question, column: pd.Series | None):
         if column is None:
             return np.full(self.n, -1, dtype=np.int32)
-        raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        raw_codes, uniques = pd.factorize(_hashable(column), use_na_sentinel=True)
         lookup = np.full(len(uniques) + 1, -1, dtype=np.int32)  # last entry: NaN (-1) stays -1
         problems: dict[int, str] = {}
         for i, raw in enumerate(uniques):
@@ -749,7 +749,7 @@ class _Block:
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             numbers = column.to_numpy(dtype=float, na_value=np.nan)
         else:  # text (the CSV export) or mixed Python values: parse each distinct cell once
-            raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            raw_codes, uniques = pd.factorize(_hashable(column), use_na_sentinel=True)
             parsed = np.full(len(uniques) + 1, np.nan)  # last entry: NaN (-1) = unanswered
             texts = np.full(len(uniques) + 1, None, dtype=object)
             for i, raw in enumerate(uniques):
@@ -933,12 +933,42 @@ def _parse_number(raw: Any) -> tuple[float, str | None]:
     return number, None
 
 
+class _ListCell(tuple):
+    """A list-valued cell made hashable, so each distinct one is validated once like text."""
+
+    def __str__(self) -> str:
+        return repr(list(self))
+
+
+def _hashable(column: pd.Series) -> pd.Series:
+    """Cells holding Python lists, tuples or sets (natural pandas input for a multi-choice
+    answer, as ``aid.triage`` takes it) become :class:`_ListCell` tuples; other cells are
+    untouched. Without this, pandas raises ``TypeError: unhashable type: 'list'``."""
+    if column.dtype != object:
+        return column
+    cells = column.to_numpy(dtype=object)
+    listy = [i for i, v in enumerate(cells) if isinstance(v, (list, tuple, set, frozenset))]
+    if not listy:
+        return column
+    out = cells.copy()  # element by element: pandas would unpack a sequence given as one value
+    for i in listy:
+        v = cells[i]
+        out[i] = _ListCell(sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)
+    return pd.Series(out, index=column.index, dtype=object)
+
+
 def _canonical_choice(question: Question, raw: Any) -> tuple[str | None, str | None]:
     """(canonical answer or None when unanswered, problem text or None) for one distinct cell."""
     if isinstance(raw, (bool, np.bool_)) and question.kind == "yesno":
         return ("yes" if raw else "no"), None
     if isinstance(raw, float) and math.isnan(raw):
         return None, None
+    if isinstance(raw, _ListCell):
+        if question.kind != "multi":
+            return None, f"unknown option {shown(list(raw))}"
+        if not all(isinstance(item, str) for item in raw):
+            return None, f"expected a list of option ids, got {shown(list(raw))}"
+        raw = MULTI_SEPARATOR.join(raw)  # then checked exactly like a ';'-joined cell
     if not isinstance(raw, str):
         return None, f"unknown option {shown(raw)}"
     text = raw.strip()

@@ -373,3 +373,34 @@ def test_overview_charts_colour_every_review_category_including_incomplete_and_e
     figure = plot_overview(triaged)
     bars = figure.axes[0].patches
     assert len(bars) == len(REVIEW_ORDER)
+
+
+def test_list_valued_multi_choice_cells_work_like_joined_text():
+    """Issue 9: a DataFrame built from answer dicts holds Python lists in multi-choice columns;
+    they triage exactly as the ';'-joined export and as aid.triage, never a TypeError."""
+    base = {"age": 40, "duration_days": 3, "severity": 6}
+    rows = [
+        {**base, "location": ["ribs", "upper_back"], "chest_symptoms": ["sweating"]},
+        {**base, "location": ("lower_back",), "history": ["cancer"]},
+        {**base, "location": {"flank"}, "fever": "yes"},
+    ]
+    as_lists = triage_frame(pd.DataFrame(rows))
+    as_text = triage_frame(pd.DataFrame([
+        {k: ";".join(sorted(v)) if isinstance(v, (list, tuple, set)) else v for k, v in row.items()}
+        for row in rows
+    ]))
+    for i, row in enumerate(rows):
+        assert observed(as_lists, i) == observed(as_text, i) == expected(
+            {k: sorted(v) if isinstance(v, (list, tuple, set)) else v for k, v in row.items()}
+        )
+
+
+def test_a_list_where_one_answer_is_expected_is_a_row_error_naming_the_column():
+    out = triage_frame(pd.DataFrame({"fever": [["yes"], "no"], "age": [[3], 40],
+                                     "location": [["lower_back", 7], "ribs"]}))
+    error = str(out["error"].iloc[0])
+    assert str(out["urgency"].iloc[0]) == ERROR
+    assert "fever: unknown option ['yes']" in error
+    assert "age: expected a number, got [3]" in error
+    assert "location: expected a list of option ids" in error
+    assert str(out["error"].iloc[1]) == ""
