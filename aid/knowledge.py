@@ -20,7 +20,7 @@ from typing import Iterator, Mapping
 
 from .conditions import Atom, Condition, ConditionError, NUMERIC_OPERATORS, parse
 from .services import Service, apply_clinic_config, clinic_config_path
-from .urgency import Urgency
+from .urgency import RULE_LEVELS, Urgency
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "knowledge"
 
@@ -339,7 +339,7 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
     for line, row in _rows(directory, "red_flags.csv"):
         f = "red_flags.csv"
         when = check.condition(f, line, "when", _text(f, line, "when", row["when"]))
-        urgency = Urgency(_enum(f, line, "urgency", row["urgency"], ("emergency", "urgent", "soon")))
+        urgency = Urgency(_enum(f, line, "urgency", row["urgency"], tuple(u.value for u in RULE_LEVELS)))
         service = _enum(f, line, "service", row["service"], tuple(services))
         if services[service].level != urgency.value:
             raise KnowledgeError(

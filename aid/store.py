@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .answers import AnswerError, Answers, shown
 from .result import Result
-from .urgency import Urgency
+from .urgency import MOST_URGENT_FIRST, Urgency
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; pandas is imported lazily at run time
     import pandas as pd
@@ -68,7 +68,7 @@ SCHEMA_VERSION = 1
 #: Seconds a connection waits for another writer before the append fails with StoreError.
 BUSY_TIMEOUT = 10.0
 #: Highest first: the column order of :func:`per_day_urgency`.
-URGENCY_LEVELS = ("emergency", "urgent", "soon", "selfcare")
+URGENCY_LEVELS = tuple(u.value for u in MOST_URGENT_FIRST)
 
 #: Columns of :meth:`EncounterLog.to_frame`, in order.
 FRAME_COLUMNS = (

@@ -18,10 +18,10 @@ import pandas as pd
 from .knowledge import Knowledge, load_knowledge
 from .result import Result
 from .triage import MAX_CAUSES, MIN_CAUSE_SCORE
-from .urgency import Urgency
+from .urgency import MOST_URGENT_FIRST
 
 #: Highest first, the order every table uses.
-LEVELS = tuple(sorted(Urgency, key=lambda u: -u.rank))
+LEVELS = MOST_URGENT_FIRST
 
 #: Three worked cases for the clinician guide (invented people, not vignettes: the guide must not
 #: change when the development vignettes are edited).

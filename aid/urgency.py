@@ -54,6 +54,11 @@ class Urgency(str, Enum):
 
 _ORDER = [Urgency.SELFCARE, Urgency.SOON, Urgency.URGENT, Urgency.EMERGENCY]
 
+#: Every level, most urgent first: the order of tables, charts and the review of a cohort.
+MOST_URGENT_FIRST: tuple[Urgency, ...] = tuple(reversed(_ORDER))
+#: The levels a red-flag rule may set (a rule never says "self-care").
+RULE_LEVELS: tuple[Urgency, ...] = MOST_URGENT_FIRST[:-1]
+
 _ACTIONS = {
     Urgency.EMERGENCY: "Call emergency services or go to the emergency department now.",
     Urgency.URGENT: "See a doctor today: a same-day GP appointment, urgent care or out-of-hours service.",

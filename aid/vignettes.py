@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from .knowledge import Knowledge, load_knowledge
 from .triage import triage
-from .urgency import Urgency
+from .urgency import MOST_URGENT_FIRST, Urgency
 
 VIGNETTE_DIR = Path(__file__).resolve().parent.parent / "data" / "vignettes"
 DEFAULT_PATH = VIGNETTE_DIR / "vignettes.json"
@@ -212,7 +212,7 @@ class Evaluation:
 
     def confusion_table(self) -> str:
         """Gold level by row, engine level by column, most urgent first."""
-        levels = sorted(Urgency, reverse=True)
+        levels = MOST_URGENT_FIRST
         counts = self.confusion()
         head = f"{'gold/aid':<11}" + "".join(f"{u.value:>10}" for u in levels)
         rows = [head] + [
@@ -340,7 +340,7 @@ def evaluate(
             fired_rules=tuple(r.rule_id for r in result.reasons),
         ))
     rows = []
-    for level in sorted(Urgency, key=lambda u: -u.rank):
+    for level in MOST_URGENT_FIRST:
         mine = [o for o in outcomes if o.vignette.gold_urgency == level]
         rows.append(LevelRow(
             level=level, cases=len(mine), exact=sum(o.exact for o in mine),

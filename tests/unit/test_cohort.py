@@ -8,13 +8,11 @@ every other row in the same frame is still triaged exactly as ``aid.triage`` wou
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings

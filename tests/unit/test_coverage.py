@@ -30,7 +30,6 @@ import pytest
 
 from aid.knowledge import load_knowledge
 from aid.triage import MIN_CAUSE_SCORE, triage
-from aid.urgency import Urgency
 
 HERE = Path(__file__).resolve().parent
 FINGERPRINTS = HERE / "article_fingerprints.txt"
