@@ -310,18 +310,6 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
         _text("sources.csv", line, "title", row["title"])
         sources[row["id"]] = Source(**row)
 
-    services: dict[str, Service] = {}
-    for line, row in _rows(directory, "services.csv"):
-        f = "services.csv"
-        services[row["id"]] = Service(
-            id=row["id"], level=_enum(f, line, "level", row["level"], tuple(u.value for u in Urgency)),
-            name=_text(f, line, "name", row["name"]),
-            instruction=_text(f, line, "instruction", row["instruction"]),
-            source=_Checker(sources, {}).source(f, line, row["source"]),
-        )
-    if not any(s.level == Urgency.SELFCARE.value for s in services.values()):
-        raise KnowledgeError("services.csv", None, "level", "no service for self-care (home)")
-    services = apply_clinic_config(services, clinic)
 
     questions: dict[str, Question] = {}
     pending_enable: list[tuple[int, str, str]] = []
@@ -334,6 +322,19 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
         if qid in cond.questions:
             raise KnowledgeError("questions.csv", line, "enable_when", f"{qid!r} depends on itself")
         questions[qid] = _replace_enable(questions[qid], cond)
+
+    services: dict[str, Service] = {}
+    for line, row in _rows(directory, "services.csv"):
+        f = "services.csv"
+        services[row["id"]] = Service(
+            id=row["id"], level=_enum(f, line, "level", row["level"], tuple(u.value for u in Urgency)),
+            name=_text(f, line, "name", row["name"]),
+            instruction=_text(f, line, "instruction", row["instruction"]),
+            source=check.source(f, line, row["source"]),
+        )
+    if not any(s.level == Urgency.SELFCARE.value for s in services.values()):
+        raise KnowledgeError("services.csv", None, "level", "no service for self-care (home)")
+    services = apply_clinic_config(services, clinic)
 
     red_flags = []
     for line, row in _rows(directory, "red_flags.csv"):

@@ -13,6 +13,7 @@ from typing import Iterable
 
 from .knowledge import Knowledge, load_knowledge
 from .result import INCOMPLETE_LABEL, AdviceItem, Result
+from .services import Service
 from .urgency import Urgency
 
 DISCLAIMER = (
@@ -129,19 +130,23 @@ def _advice_list(items: Iterable[AdviceItem]) -> str:
     )
 
 
+def service_html(service: Service, css_class: str = "aid-service") -> str:
+    """Where to go, as one escaped paragraph: the card, the summary and the emergency alert."""
+    phone = (
+        f" <span class='phone'>Phone: {escape(service.phone)}</span>" if service.phone else ""
+    )
+    return (
+        f"<p class='{css_class}' style='margin:6px 0'><b>{escape(service.name)}</b>: "
+        f"{escape(service.instruction)}{phone}</p>"
+    )
+
+
 def card_sections(result: Result) -> list[tuple[str, str, str]]:
     """(css id, heading, inner HTML) of the result card, most important first.
 
     Shared by the dashboard's card and the downloadable summary so both say the same.
     """
-    service = result.service
-    phone = (
-        f" <span class='phone'>Phone: {escape(service.phone)}</span>" if service.phone else ""
-    )
-    sections: list[tuple[str, str, str]] = [(
-        "where", "Where to go",
-        f"<p><b>{escape(service.name)}</b>: {escape(service.instruction)}{phone}</p>",
-    )]
+    sections: list[tuple[str, str, str]] = [("where", "Where to go", service_html(result.service))]
     if result.reasons:
         items = []
         for r in result.reasons:

@@ -31,7 +31,7 @@ DEFAULT_CLINIC_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
 CLINIC_CONFIG_ENV = "AID_CLINIC_CONFIG"
 #: What a clinic may set for a service.
 CLINIC_KEYS = ("name", "phone", "instruction")
-#: A phone entry is short: digits, spaces and the usual punctuation.
+#: The longest name, instruction or phone entry a clinic file may give (a card line, not a page).
 MAX_TEXT = 200
 
 

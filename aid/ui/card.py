@@ -15,7 +15,7 @@ from __future__ import annotations
 from html import escape
 
 from ..knowledge import Knowledge
-from ..report import DISCLAIMER, banner_html, card_sections
+from ..report import DISCLAIMER, banner_html, card_sections, service_html
 from ..result import Result
 from ..urgency import Urgency
 
@@ -75,11 +75,8 @@ def alert_html(result: Result) -> str:
     reasons = "".join(
         f"<li>{escape(r.reason)}</li>" for r in result.reasons if r.urgency == Urgency.EMERGENCY
     )
-    service = result.service
-    phone = f" Phone: {escape(service.phone)}." if service.phone else ""
     return (
         f"<div class='aid-alert'>{banner_html(result.urgency)}"
-        f"<p class='aid-alert-service' style='margin:6px 0'><b>{escape(service.name)}</b>: "
-        f"{escape(service.instruction)}{phone}</p>"
+        f"{service_html(result.service, 'aid-alert-service')}"
         f"<ul class='aid-alert-reasons' style='margin:6px 0'>{reasons}</ul></div>"
     )
