@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: dashboard test lab bench notebooks chromium venv clean
+.PHONY: dashboard test lint lab bench notebooks chromium venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,13 @@ NOTEBOOKS := notebooks/clinician_guide.ipynb notebooks/vignette_review.ipynb \
 	notebooks/cohort_audit.ipynb
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-test: $(VENV)/.installed-test chromium
+# Lint and format check run first: they take a second and catch what the tests would not.
+LINTED := aid tests benchmarks scripts
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+test: $(VENV)/.installed-test chromium lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 

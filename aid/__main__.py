@@ -9,13 +9,13 @@ import argparse
 import json
 import re
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .answers import AnswerError, LongNumber, allowed_text, shown
 from .knowledge import load_knowledge
 from .report import to_markdown
 from .triage import triage
-
 
 #: An answers file is a few hundred bytes; anything past this is not one (and is not read whole).
 MAX_ANSWERS_BYTES = 1 << 20
@@ -47,27 +47,34 @@ def _read_json(path: str) -> Any:
             with open(path, "rb") as handle:
                 data = handle.read(MAX_ANSWERS_BYTES + 1)
     except OSError as exc:
-        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}"))
+        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}")) from None
     if len(data) > MAX_ANSWERS_BYTES:
-        raise SystemExit(_fail(
-            f"{path} is larger than {MAX_ANSWERS_BYTES:,} bytes; an answers file is one small "
-            "JSON object keyed by question id"
-        ))
+        raise SystemExit(
+            _fail(
+                f"{path} is larger than {MAX_ANSWERS_BYTES:,} bytes; an answers file is one small "
+                "JSON object keyed by question id"
+            )
+        )
     text = _decode(path, data)
     deep = _too_deep(text)
     if deep is not None:
         raise SystemExit(_fail(f"{path}: {deep}"))
     try:
         return json.loads(
-            text, parse_int=_parse_number(int), parse_float=_parse_number(float),
-            parse_constant=_refuse_constant, object_pairs_hook=_unique_keys,
+            text,
+            parse_int=_parse_number(int),
+            parse_float=_parse_number(float),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys,
         )
     except _Refused as exc:
-        raise SystemExit(_fail(f"{path}: {exc}"))
+        raise SystemExit(_fail(f"{path}: {exc}")) from None
     except json.JSONDecodeError as exc:
-        raise SystemExit(_fail(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}"))
+        raise SystemExit(
+            _fail(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}")
+        ) from None
     except (ValueError, RecursionError) as exc:  # a safety net: the checks above come first
-        raise SystemExit(_fail(f"{path} cannot be read as JSON ({type(exc).__name__})"))
+        raise SystemExit(_fail(f"{path} cannot be read as JSON ({type(exc).__name__})")) from None
 
 
 def _decode(path: str, data: bytes) -> str:
@@ -79,7 +86,7 @@ def _decode(path: str, data: bytes) -> str:
             problem = "is UTF-16 text"
         else:
             problem = f"is not UTF-8 text (byte 0x{data[exc.start]:02X} at position {exc.start})"
-        raise SystemExit(_fail(f"{path} {problem}; save the answers as UTF-8 JSON"))
+        raise SystemExit(_fail(f"{path} {problem}; save the answers as UTF-8 JSON")) from None
 
 
 def _too_deep(text: str) -> str | None:
@@ -117,7 +124,7 @@ def _too_deep(text: str) -> str | None:
         elif ch in "]}":
             depth -= 1
         elif ch == ":" and depth == 1:
-            raw = text[last_string[0]: last_string[1]]
+            raw = text[last_string[0] : last_string[1]]
             try:
                 key = json.loads(raw)
             except ValueError:
@@ -137,9 +144,7 @@ def _parse_number(convert: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _Refused(
-        f"{name} is not a JSON value; leave a question out to leave it unanswered"
-    )
+    raise _Refused(f"{name} is not a JSON value; leave a question out to leave it unanswered")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -163,10 +168,18 @@ def cmd_questions(args: argparse.Namespace) -> int:
     if args.json:
         rows = [
             {
-                "id": q.id, "section": q.section, "prompt": q.prompt, "help": q.help,
-                "kind": q.kind, "options": list(q.options), "option_labels": list(q.option_labels),
-                "minimum": q.minimum, "maximum": q.maximum, "unit": q.unit,
-                "enable_when": q.enable_when.text, "required": q.required,
+                "id": q.id,
+                "section": q.section,
+                "prompt": q.prompt,
+                "help": q.help,
+                "kind": q.kind,
+                "options": list(q.options),
+                "option_labels": list(q.option_labels),
+                "minimum": q.minimum,
+                "maximum": q.maximum,
+                "unit": q.unit,
+                "enable_when": q.enable_when.text,
+                "required": q.required,
                 "allowed": allowed_text(q),
             }
             for q in kb.questions.values()
@@ -184,7 +197,7 @@ def cmd_questions(args: argparse.Namespace) -> int:
         print(f"- {q.id}{flag}: {q.prompt}\n    {allowed_text(q)}{shown}")
         if q.help:
             print(f"    help: {q.help}")
-        for option, label in zip(q.options, q.option_labels):
+        for option, label in zip(q.options, q.option_labels, strict=True):
             if q.kind != "yesno":
                 print(f"      {option} = {label}")
     return 0
@@ -220,8 +233,11 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     mix = ", ".join(f"{n} {u}" for u, n in counts.items() if u != "error" and n)
     print(f"wrote {args.output}: {total} rows ({mix or 'none'})", file=sys.stderr)
     if counts["error"]:
-        print(f"warning: {counts['error']} could not be triaged: see the 'error' column; "
-              "treat them as needing review, not as safe", file=sys.stderr)
+        print(
+            f"warning: {counts['error']} could not be triaged: see the 'error' column; "
+            "treat them as needing review, not as safe",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -236,8 +252,10 @@ def cmd_log_export(args: argparse.Namespace) -> int:
         return _fail("the encounter log is disabled (AID_DB=off); set AID_DB or pass --db PATH")
     path = args.db or setting or DEFAULT_PATH
     if args.out != "-" and _same_file(args.out, path):
-        return _fail(f"{args.out} is the encounter log itself (or one of its -wal, -shm or "
-                     "-journal files); write the export to another file")
+        return _fail(
+            f"{args.out} is the encounter log itself (or one of its -wal, -shm or "
+            "-journal files); write the export to another file"
+        )
     try:
         frame = export_frame(EncounterLog(path, create=False).to_frame())
     except StoreError as exc:
@@ -279,19 +297,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="JSON file of answers keyed by question id, or - for stdin")
     p.add_argument("--json", action="store_true", help="print Result.to_dict() as JSON")
     p.set_defaults(func=cmd_triage)
-    p = sub.add_parser("cohort", help="triage every row of a clinic CSV export (columns = question ids)")
+    p = sub.add_parser(
+        "cohort", help="triage every row of a clinic CSV export (columns = question ids)"
+    )
     p.add_argument("input", metavar="IN.csv", help="one row per person; empty cell = unanswered")
-    p.add_argument("output", metavar="OUT.csv", help="the input columns plus urgency, top_cause, "
-                   "red_flags, unanswered_red_flags, error")
-    p.add_argument("--keep", action="append", metavar="COLUMN",
-                   help="carry this extra column through (repeatable); other unknown columns are an error")
+    p.add_argument(
+        "output",
+        metavar="OUT.csv",
+        help="the input columns plus urgency, top_cause, red_flags, unanswered_red_flags, error",
+    )
+    p.add_argument(
+        "--keep",
+        action="append",
+        metavar="COLUMN",
+        help="carry this extra column through (repeatable); other unknown columns are an error",
+    )
     p.set_defaults(func=cmd_cohort)
     p = sub.add_parser("log", help="the encounter log (env AID_DB, default var/encounters.sqlite3)")
     log_sub = p.add_subparsers(dest="log_command", required=True)
     p = log_sub.add_parser("export", help="write every logged encounter as CSV")
     p.add_argument("out", metavar="OUT.csv", help="CSV file to write, or - for stdout")
-    p.add_argument("--db", metavar="PATH", help="the log file (default: env AID_DB, else "
-                   "var/encounters.sqlite3)")
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the log file (default: env AID_DB, else var/encounters.sqlite3)",
+    )
     p.set_defaults(func=cmd_log_export)
     return parser
 

@@ -9,10 +9,11 @@ as unknown and the result lists red-flag questions left unanswered.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import islice
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .knowledge import Knowledge, Question, load_knowledge
 
@@ -74,8 +75,10 @@ def _brief(value: Any, depth: int) -> str:
     if isinstance(value, Mapping):
         if depth >= _SHOWN_DEPTH:
             return "{...}"
-        items = [f"{_brief(k, depth + 1)}: {_brief(v, depth + 1)}"
-                 for k, v in islice(value.items(), _SHOWN_ITEMS)]
+        items = [
+            f"{_brief(k, depth + 1)}: {_brief(v, depth + 1)}"
+            for k, v in islice(value.items(), _SHOWN_ITEMS)
+        ]
         more = ", ..." if len(value) > _SHOWN_ITEMS else ""
         return "{" + ", ".join(items) + more + "}"
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -158,9 +161,7 @@ def validate_answer(question: Question, value: Any) -> AnswerValue:
                 raise AnswerError(question.id, f"unknown option {shown(item)}", allowed)
             chosen.add(item)
         if "none" in chosen and len(chosen) > 1:
-            raise AnswerError(
-                question.id, "'none' cannot be combined with other options", allowed
-            )
+            raise AnswerError(question.id, "'none' cannot be combined with other options", allowed)
         return frozenset(chosen)
     if not isinstance(value, str) or value not in question.options:
         raise AnswerError(question.id, f"unknown option {shown(value)}", allowed)
@@ -178,7 +179,8 @@ class Answers(Mapping[str, AnswerValue]):
             raw = {}
         if not isinstance(raw, Mapping):
             raise AnswerError(
-                "answers", f"expected an object keyed by question id, got {type(raw).__name__}",
+                "answers",
+                f"expected an object keyed by question id, got {type(raw).__name__}",
                 "a mapping of question id to answer",
             )
         values: dict[str, AnswerValue] = {}
@@ -186,7 +188,8 @@ class Answers(Mapping[str, AnswerValue]):
             question = knowledge.questions.get(key) if isinstance(key, str) else None
             if question is None:
                 raise AnswerError(
-                    key if isinstance(key, str) else shown(key), "unknown question",
+                    key if isinstance(key, str) else shown(key),
+                    "unknown question",
                     f"question ids: {', '.join(knowledge.questions)}",
                 )
             if is_unanswered(value):

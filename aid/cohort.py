@@ -39,9 +39,10 @@ import math
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,11 @@ INCOMPLETE = "incomplete"
 #: Categories of the ``urgency`` column in the order a clinician should review rows: emergencies,
 #: then rows that could not be triaged (they may hide an emergency), then the rest by level.
 REVIEW_ORDER = (
-    Urgency.EMERGENCY.value, ERROR, Urgency.URGENT.value, Urgency.SOON.value, INCOMPLETE,
+    Urgency.EMERGENCY.value,
+    ERROR,
+    Urgency.URGENT.value,
+    Urgency.SOON.value,
+    INCOMPLETE,
     Urgency.SELFCARE.value,
 )
 #: Rows evaluated together; bounds the working memory (rules x rows booleans, causes x rows floats).
@@ -298,8 +303,10 @@ def _encoding_problem(path: str) -> str:
             except UnicodeDecodeError as exc:
                 bad = offset + max(0, exc.start)
                 line += block[: max(0, exc.start)].count(b"\n")
-                return f"the file is not UTF-8 text (byte 0x{block[exc.start]:02X} on line {line}, " \
+                return (
+                    f"the file is not UTF-8 text (byte 0x{block[exc.start]:02X} on line {line}, "
                     f"byte {bad:,})"
+                )
             offset += len(block)
             line += block.count(b"\n")
     return "the file is not UTF-8 text"
@@ -326,10 +333,12 @@ def worklist(triaged: pd.DataFrame) -> pd.DataFrame:
 def urgency_counts(triaged: pd.DataFrame) -> pd.DataFrame:
     """Rows per urgency (review order, zeros kept) with their share of the file in percent."""
     counts = triaged["urgency"].value_counts(sort=False).reindex(list(REVIEW_ORDER), fill_value=0)
-    return pd.DataFrame({
-        "rows": counts.astype(int),
-        "percent": (100 * counts / max(1, len(triaged))).round(1),
-    }).rename_axis("urgency")
+    return pd.DataFrame(
+        {
+            "rows": counts.astype(int),
+            "percent": (100 * counts / max(1, len(triaged))).round(1),
+        }
+    ).rename_axis("urgency")
 
 
 def split_counts(column: pd.Series, name: str) -> pd.Series:
@@ -346,9 +355,13 @@ def cause_counts(triaged: pd.DataFrame, knowledge: Knowledge | None = None) -> p
     """Rows per top possible cause, with the cause's plain name (rows without one are left out)."""
     kb = knowledge or load_knowledge()
     counts = split_counts(triaged["top_cause"], "top_cause")
-    return pd.DataFrame({
-        "name": [kb.causes[c].name for c in counts.index], "rows": counts.to_numpy(),
-    }, index=counts.index)
+    return pd.DataFrame(
+        {
+            "name": [kb.causes[c].name for c in counts.index],
+            "rows": counts.to_numpy(),
+        },
+        index=counts.index,
+    )
 
 
 def red_flag_counts(triaged: pd.DataFrame, knowledge: Knowledge | None = None) -> pd.DataFrame:
@@ -356,11 +369,14 @@ def red_flag_counts(triaged: pd.DataFrame, knowledge: Knowledge | None = None) -
     kb = knowledge or load_knowledge()
     rules = {r.id: r for r in kb.red_flags}
     counts = split_counts(triaged["red_flags"], "rule")
-    return pd.DataFrame({
-        "urgency": [rules[r].urgency.value for r in counts.index],
-        "group": [rules[r].group for r in counts.index],
-        "rows": counts.to_numpy(),
-    }, index=counts.index)
+    return pd.DataFrame(
+        {
+            "urgency": [rules[r].urgency.value for r in counts.index],
+            "group": [rules[r].group for r in counts.index],
+            "rows": counts.to_numpy(),
+        },
+        index=counts.index,
+    )
 
 
 def unanswered_counts(triaged: pd.DataFrame) -> pd.Series:
@@ -581,7 +597,7 @@ def csv_ready(triaged: pd.DataFrame) -> pd.DataFrame:
         elif column.dtype == object or pd.api.types.is_string_dtype(column):
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
             fixed = [neutralise_formula(u) for u in uniques]
-            if any(a is not b for a, b in zip(fixed, uniques)):
+            if any(a is not b for a, b in zip(fixed, uniques, strict=True)):
                 values = np.array(fixed + [None], dtype=object)[codes]
                 out[name] = pd.Series(values, index=column.index, dtype=object)
     return out
@@ -590,11 +606,11 @@ def csv_ready(triaged: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------- planning
 
 
-_plans: dict[tuple[str, str], "_Plan"] = {}
+_plans: dict[tuple[str, str], _Plan] = {}
 _plans_lock = threading.Lock()
 
 
-def _plan(kb: Knowledge) -> "_Plan":
+def _plan(kb: Knowledge) -> _Plan:
     """The plan of a knowledge base, built once per process (tables are immutable)."""
     key = (str(kb.directory), kb.version)
     with _plans_lock:
@@ -619,7 +635,8 @@ class _Plan:
         self.service_index = {sid: i for i, sid in enumerate(kb.services)}
         self.level_service = {
             rank: next(i for i, s in enumerate(kb.services.values()) if s.level == u.value)
-            for u in Urgency for rank in [u.rank]
+            for u in Urgency
+            for rank in [u.rank]
         }
         # Red-flag questions that may be listed as unanswered, in questionnaire order.
         self.candidates = [q for q in kb.questions if q in kb.red_flag_questions]
@@ -658,7 +675,9 @@ class _Texts:
         self.index: dict[str, int] = {"": 0}
 
     def add(self, local_codes: np.ndarray, strings: Sequence[str]) -> np.ndarray:
-        lookup = np.array([self.index.setdefault(s, len(self.index)) for s in strings], dtype=np.int32)
+        lookup = np.array(
+            [self.index.setdefault(s, len(self.index)) for s in strings], dtype=np.int32
+        )
         return lookup[local_codes] if len(lookup) else np.zeros(len(local_codes), dtype=np.int32)
 
     def categorical(self, codes: np.ndarray) -> pd.Categorical:
@@ -696,7 +715,9 @@ class _Block:
     def __init__(self, plan: _Plan, frame: pd.DataFrame):
         self.kb, self.plan = plan.kb, plan
         self.n = len(frame)
-        self.codes: dict[str, np.ndarray] = {}  # choice/multi: index into plan.values, -1 unanswered
+        self.codes: dict[
+            str, np.ndarray
+        ] = {}  # choice/multi: index into plan.values, -1 unanswered
         self.numbers: dict[str, np.ndarray] = {}  # number/scale: float, NaN unanswered
         self.problems: list[pd.Series] = []  # error messages indexed by row position
         self._atoms: dict[Atom, np.ndarray] = {}
@@ -716,9 +737,7 @@ class _Block:
         """Record per-row messages, in the format of :class:`aid.AnswerError`."""
         allowed = allowed_text(question)
         codes, uniques = pd.factorize(problems)
-        texts = np.array(
-            [str(AnswerError(question.id, p, allowed)) for p in uniques], dtype=object
-        )
+        texts = np.array([str(AnswerError(question.id, p, allowed)) for p in uniques], dtype=object)
         self.problems.append(pd.Series(texts[codes], index=positions))
 
     def _validate_choice(self, question: Question, column: pd.Series | None):
@@ -738,7 +757,9 @@ class _Block:
             bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
             bad_unique[list(problems)] = True
             positions = np.flatnonzero(bad_unique[raw_codes])
-            texts = np.array([problems.get(i, "") for i in range(len(uniques))] + [""], dtype=object)
+            texts = np.array(
+                [problems.get(i, "") for i in range(len(uniques))] + [""], dtype=object
+            )
             self._fail(question, positions, texts[raw_codes[positions]])
         return codes
 
@@ -758,7 +779,9 @@ class _Block:
             problem = texts[raw_codes]
         finite = np.isfinite(numbers)
         safe = np.where(finite, numbers, 0.0)
-        whole = (safe == np.floor(safe)) if question.kind == "scale" else np.ones(self.n, dtype=bool)
+        whole = (
+            (safe == np.floor(safe)) if question.kind == "scale" else np.ones(self.n, dtype=bool)
+        )
         assert question.minimum is not None and question.maximum is not None
         outside = finite & ((safe < question.minimum) | (safe > question.maximum))
         checks = [  # one problem per answer, in the order aid.answers.validate_answer checks
@@ -833,12 +856,16 @@ class _Block:
             possible = level < rank
             for atom in rule.when.atoms:
                 possible = possible & (self.atom(atom) | ~self.answered(atom.question))
-            for qid in dict.fromkeys(a.question for a in rule.when.atoms if not a.holds_when_unanswered):
+            for qid in dict.fromkeys(
+                a.question for a in rule.when.atoms if not a.holds_when_unanswered
+            ):
                 if qid not in enabled:
                     enabled[qid] = self.condition(kb.questions[qid].enable_when)
                 open_here = possible & ~self.answered(qid) & enabled[qid]
                 column = plan.candidate_index[qid]
-                could[:, column] = np.where(open_here, np.maximum(could[:, column], rank), could[:, column])
+                could[:, column] = np.where(
+                    open_here, np.maximum(could[:, column], rank), could[:, column]
+                )
 
         # Causes: summed evidence weights, shown from MIN_CAUSE_SCORE (aid.triage._rank_causes).
         n_causes = len(plan.cause_index)
@@ -859,7 +886,9 @@ class _Block:
 
         # Rows that failed validation are not triaged at all: "error", nothing else.
         review = {u: i for i, u in enumerate(REVIEW_ORDER)}
-        by_rank = np.array([review[u.value] for u in sorted(Urgency, key=lambda u: u.rank)], np.int8)
+        by_rank = np.array(
+            [review[u.value] for u in sorted(Urgency, key=lambda u: u.rank)], np.int8
+        )
         missing = np.zeros(n, dtype=bool)
         for q in kb.questions.values():
             if q.required:
@@ -1035,10 +1064,14 @@ def synthetic_frame(
             hidden = ~q.enable_when.mask(frame).to_numpy(dtype=bool)
             _blank(columns[q.id], hidden)
             frame[q.id] = columns[q.id]
-    text: dict[str, Any] = {SUBJECT_COLUMN: np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7))}
+    text: dict[str, Any] = {
+        SUBJECT_COLUMN: np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+    }
     for qid, values in columns.items():
         if qid in numeric:
-            shown = np.where(np.isnan(values), 0, values).astype(np.int64).astype(str).astype(object)
+            shown = (
+                np.where(np.isnan(values), 0, values).astype(np.int64).astype(str).astype(object)
+            )
             shown[np.isnan(values)] = ""
             text[qid] = shown
         else:
@@ -1124,7 +1157,9 @@ def _plant_errors(
         return
     rows = np.sort(rng.choice(n, size=count, replace=False))
     questions = list(kb.questions.values())
-    for row, pick in zip(rows.tolist(), rng.integers(0, len(questions), count).tolist()):
+    for row, pick in zip(
+        rows.tolist(), rng.integers(0, len(questions), count).tolist(), strict=True
+    ):
         q = questions[pick]
         if q.kind in ("number", "scale"):
             bad = f"{q.maximum + 1:g}" if row % 2 else "unknown"

@@ -28,8 +28,9 @@ was given. In a DataFrame a multi-choice cell holds its options joined by ``;``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas is imported lazily: the engine does not need it to triage one person
     import pandas as pd
@@ -105,7 +106,7 @@ class Condition:
         """The atoms that hold for these answers (to explain why a rule fired)."""
         return tuple(a for a in self.atoms if _atom_matches(a, answers.get(a.question)))
 
-    def mask(self, frame: "pd.DataFrame") -> "pd.Series":
+    def mask(self, frame: pd.DataFrame) -> pd.Series:
         """Evaluate column-wise on a cohort frame; one boolean per row, no Python row loop.
 
         The frame holds validated answers: numbers as floats (NaN = unanswered), choices as
@@ -179,7 +180,7 @@ def _atom_matches(atom: Atom, answer: Any) -> bool:
     return not chosen.isdisjoint(atom.values)  # "in"
 
 
-def _atom_mask(atom: Atom, frame: "pd.DataFrame") -> "pd.Series":
+def _atom_mask(atom: Atom, frame: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
     if atom.question not in frame.columns:
@@ -193,9 +194,9 @@ def _atom_mask(atom: Atom, frame: "pd.DataFrame") -> "pd.Series":
     if atom.op in NUMERIC_OPERATORS:
         numbers = pd.to_numeric(column, errors="coerce")
         n = atom.number
-        compared = {
-            ">": numbers > n, ">=": numbers >= n, "<": numbers < n, "<=": numbers <= n
-        }[atom.op]
+        compared = {">": numbers > n, ">=": numbers >= n, "<": numbers < n, "<=": numbers <= n}[
+            atom.op
+        ]
         return compared.fillna(False).astype(bool) & answered
     # Choice and multi-choice cells: wrap in separators so `a` never matches inside `ab`.
     padded = MULTI_SEPARATOR + column.astype("string").fillna("") + MULTI_SEPARATOR

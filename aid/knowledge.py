@@ -13,12 +13,12 @@ import csv
 import hashlib
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterator, Mapping
 
-from .conditions import Atom, Condition, ConditionError, NUMERIC_OPERATORS, parse
+from .conditions import NUMERIC_OPERATORS, Atom, Condition, ConditionError, parse
 from .services import Service, apply_clinic_config, clinic_config_path
 from .urgency import RULE_LEVELS, Urgency
 
@@ -33,17 +33,40 @@ SOURCE_KINDS = ("article", "guideline")
 COLUMNS: dict[str, tuple[str, ...]] = {
     "sources.csv": ("id", "kind", "title", "publisher", "date", "reference"),
     "questions.csv": (
-        "id", "section", "prompt", "help", "kind", "options", "option_labels", "unit",
-        "enable_when", "required", "source",
+        "id",
+        "section",
+        "prompt",
+        "help",
+        "kind",
+        "options",
+        "option_labels",
+        "unit",
+        "enable_when",
+        "required",
+        "source",
     ),
     "services.csv": ("id", "level", "name", "instruction", "source"),
     "red_flags.csv": (
-        "id", "group", "when", "urgency", "service", "reason", "clinician_note", "source",
+        "id",
+        "group",
+        "when",
+        "urgency",
+        "service",
+        "reason",
+        "clinician_note",
+        "source",
     ),
     "causes.csv": ("id", "name", "lay_name", "group", "summary", "source"),
     "cause_evidence.csv": ("id", "cause", "when", "weight", "explanation", "source"),
     "advice.csv": (
-        "id", "kind", "text", "applies_to", "when", "avoid_when", "avoid_reason", "source",
+        "id",
+        "kind",
+        "text",
+        "applies_to",
+        "when",
+        "avoid_when",
+        "avoid_reason",
+        "source",
     ),
 }
 
@@ -53,7 +76,9 @@ class KnowledgeError(ValueError):
 
     def __init__(self, file: str, line: int | None, column: str | None, message: str):
         self.file, self.line, self.column = file, line, column
-        where = file + (f", line {line}" if line else "") + (f", column {column!r}" if column else "")
+        where = (
+            file + (f", line {line}" if line else "") + (f", column {column!r}" if column else "")
+        )
         super().__init__(f"{where}: {message}")
 
 
@@ -96,7 +121,7 @@ class Question:
             order = {option: i for i, option in enumerate(self.options)}
             chosen = sorted(value, key=lambda v: (order.get(v, len(order)), str(v)))
             return ", ".join(self.label_of(v) for v in chosen)
-        labels = dict(zip(self.options, self.option_labels))
+        labels = dict(zip(self.options, self.option_labels, strict=True))
         return labels.get(str(value), str(value))
 
 
@@ -250,7 +275,10 @@ class _Checker:
         for sid in ids:
             if sid not in self.sources:
                 raise KnowledgeError(
-                    file, line, "source", f"unknown source id {sid!r}; known: {', '.join(self.sources)}"
+                    file,
+                    line,
+                    "source",
+                    f"unknown source id {sid!r}; known: {', '.join(self.sources)}",
                 )
         return ids
 
@@ -273,19 +301,25 @@ class _Checker:
         if atom.op in NUMERIC_OPERATORS:
             if not numeric:
                 raise KnowledgeError(
-                    file, line, column,
+                    file,
+                    line,
+                    column,
                     f"`{atom}` compares a number but {question.id!r} is a {question.kind} question",
                 )
             return
         if numeric:
             raise KnowledgeError(
-                file, line, column,
+                file,
+                line,
+                column,
                 f"`{atom}`: use <, <=, >, >= for the number question {question.id!r}",
             )
         for value in atom.values:
             if value not in question.options:
                 raise KnowledgeError(
-                    file, line, column,
+                    file,
+                    line,
+                    column,
                     f"unknown option {value!r} for question {question.id!r}; "
                     f"allowed: {', '.join(question.options)}",
                 )
@@ -310,7 +344,6 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
         _text("sources.csv", line, "title", row["title"])
         sources[row["id"]] = Source(**row)
 
-
     questions: dict[str, Question] = {}
     pending_enable: list[tuple[int, str, str]] = []
     for line, row in _rows(directory, "questions.csv"):
@@ -327,7 +360,8 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
     for line, row in _rows(directory, "services.csv"):
         f = "services.csv"
         services[row["id"]] = Service(
-            id=row["id"], level=_enum(f, line, "level", row["level"], tuple(u.value for u in Urgency)),
+            id=row["id"],
+            level=_enum(f, line, "level", row["level"], tuple(u.value for u in Urgency)),
             name=_text(f, line, "name", row["name"]),
             instruction=_text(f, line, "instruction", row["instruction"]),
             source=check.source(f, line, row["source"]),
@@ -340,30 +374,42 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
     for line, row in _rows(directory, "red_flags.csv"):
         f = "red_flags.csv"
         when = check.condition(f, line, "when", _text(f, line, "when", row["when"]))
-        urgency = Urgency(_enum(f, line, "urgency", row["urgency"], tuple(u.value for u in RULE_LEVELS)))
+        urgency = Urgency(
+            _enum(f, line, "urgency", row["urgency"], tuple(u.value for u in RULE_LEVELS))
+        )
         service = _enum(f, line, "service", row["service"], tuple(services))
         if services[service].level != urgency.value:
             raise KnowledgeError(
-                f, line, "service",
+                f,
+                line,
+                "service",
                 f"service {service!r} is for {services[service].level}, not {urgency.value}; "
                 f"{urgency.value} services: "
                 + ", ".join(s.id for s in services.values() if s.level == urgency.value),
             )
-        red_flags.append(RedFlag(
-            id=row["id"], group=_text(f, line, "group", row["group"]), when=when, urgency=urgency,
-            service=service,
-            reason=_text(f, line, "reason", row["reason"]), clinician_note=row["clinician_note"],
-            source=check.source(f, line, row["source"]),
-        ))
+        red_flags.append(
+            RedFlag(
+                id=row["id"],
+                group=_text(f, line, "group", row["group"]),
+                when=when,
+                urgency=urgency,
+                service=service,
+                reason=_text(f, line, "reason", row["reason"]),
+                clinician_note=row["clinician_note"],
+                source=check.source(f, line, row["source"]),
+            )
+        )
 
     causes: dict[str, Cause] = {}
     for line, row in _rows(directory, "causes.csv"):
         f = "causes.csv"
         causes[row["id"]] = Cause(
-            id=row["id"], name=_text(f, line, "name", row["name"]),
+            id=row["id"],
+            name=_text(f, line, "name", row["name"]),
             lay_name=_text(f, line, "lay_name", row["lay_name"]),
             group=_enum(f, line, "group", row["group"], CAUSE_GROUPS),
-            summary=_text(f, line, "summary", row["summary"]), source=check.source(f, line, row["source"]),
+            summary=_text(f, line, "summary", row["summary"]),
+            source=check.source(f, line, row["source"]),
         )
 
     evidence = []
@@ -375,12 +421,16 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
             weight = float(row["weight"])
         except ValueError:
             raise KnowledgeError(f, line, "weight", f"{row['weight']!r} is not a number") from None
-        evidence.append(CauseEvidence(
-            id=row["id"], cause=row["cause"],
-            when=check.condition(f, line, "when", _text(f, line, "when", row["when"])),
-            weight=weight, explanation=_text(f, line, "explanation", row["explanation"]),
-            source=check.source(f, line, row["source"]),
-        ))
+        evidence.append(
+            CauseEvidence(
+                id=row["id"],
+                cause=row["cause"],
+                when=check.condition(f, line, "when", _text(f, line, "when", row["when"])),
+                weight=weight,
+                explanation=_text(f, line, "explanation", row["explanation"]),
+                source=check.source(f, line, row["source"]),
+            )
+        )
 
     advice = []
     for line, row in _rows(directory, "advice.csv"):
@@ -390,16 +440,25 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
             if cause != "*" and cause not in causes:
                 raise KnowledgeError(f, line, "applies_to", f"unknown cause id {cause!r}")
         avoid = tuple(
-            check.condition(f, line, "avoid_when", part) for part in _split(row["avoid_when"], " or ")
+            check.condition(f, line, "avoid_when", part)
+            for part in _split(row["avoid_when"], " or ")
         )
         if avoid and not row["avoid_reason"]:
-            raise KnowledgeError(f, line, "avoid_reason", "say in plain words why the advice is withheld")
-        advice.append(Advice(
-            id=row["id"], kind=_enum(f, line, "kind", row["kind"], ADVICE_KINDS),
-            text=_text(f, line, "text", row["text"]), applies_to=applies,
-            when=check.condition(f, line, "when", row["when"]), avoid_when=avoid,
-            avoid_reason=row["avoid_reason"], source=check.source(f, line, row["source"]),
-        ))
+            raise KnowledgeError(
+                f, line, "avoid_reason", "say in plain words why the advice is withheld"
+            )
+        advice.append(
+            Advice(
+                id=row["id"],
+                kind=_enum(f, line, "kind", row["kind"], ADVICE_KINDS),
+                text=_text(f, line, "text", row["text"]),
+                applies_to=applies,
+                when=check.condition(f, line, "when", row["when"]),
+                avoid_when=avoid,
+                avoid_reason=row["avoid_reason"],
+                source=check.source(f, line, row["source"]),
+            )
+        )
 
     return Knowledge(
         directory=directory,
@@ -429,7 +488,10 @@ def _question(line: int, row: dict[str, str], sources: Mapping[str, Source]) -> 
                 raise ValueError
         except (ValueError, IndexError):
             raise KnowledgeError(
-                f, line, "options", f"a {kind} question needs a range like 0..10, got {row['options']!r}"
+                f,
+                line,
+                "options",
+                f"a {kind} question needs a range like 0..10, got {row['options']!r}",
             ) from None
     elif kind == "yesno":
         options, labels = YESNO_OPTIONS, ("Yes", "No")
@@ -443,10 +505,14 @@ def _question(line: int, row: dict[str, str], sources: Mapping[str, Source]) -> 
             raise KnowledgeError(f, line, "options", "an option is listed twice")
         for option in options:
             if not option.replace("_", "").isalnum() or option != option.lower():
-                raise KnowledgeError(f, line, "options", f"option id {option!r} must be lower_snake_case")
+                raise KnowledgeError(
+                    f, line, "options", f"option id {option!r} must be lower_snake_case"
+                )
         if len(labels) != len(options):
             raise KnowledgeError(
-                f, line, "option_labels",
+                f,
+                line,
+                "option_labels",
                 f"{len(labels)} labels for {len(options)} options; give one label per option",
             )
     required = _enum(f, line, "required", row["required"] or "no", YESNO_OPTIONS) == "yes"
@@ -457,10 +523,19 @@ def _question(line: int, row: dict[str, str], sources: Mapping[str, Source]) -> 
     if not source:
         raise KnowledgeError(f, line, "source", "every row must cite a source id")
     return Question(
-        id=row["id"], section=_text(f, line, "section", row["section"]),
-        prompt=_text(f, line, "prompt", row["prompt"]), help=row["help"], kind=kind,
-        options=options, option_labels=labels, minimum=minimum, maximum=maximum, unit=row["unit"],
-        enable_when=Condition((), ""), required=required, source=source,
+        id=row["id"],
+        section=_text(f, line, "section", row["section"]),
+        prompt=_text(f, line, "prompt", row["prompt"]),
+        help=row["help"],
+        kind=kind,
+        options=options,
+        option_labels=labels,
+        minimum=minimum,
+        maximum=maximum,
+        unit=row["unit"],
+        enable_when=Condition((), ""),
+        required=required,
+        source=source,
     )
 
 

@@ -8,8 +8,8 @@ escaped: a free-text answer can never become markup.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from html import escape
-from typing import Iterable
 
 from .knowledge import Knowledge, load_knowledge
 from .result import INCOMPLETE_LABEL, AdviceItem, Result
@@ -110,7 +110,9 @@ def to_markdown(result: Result, kb: Knowledge | None = None) -> str:
     for kind, heading in ADVICE_HEADINGS:
         items = result.advice_of(kind)
         if items:
-            out += [f"## {heading}", ""] + [f"- {a.text} ({_sources(a.source)})" for a in items] + [""]
+            out += (
+                [f"## {heading}", ""] + [f"- {a.text} ({_sources(a.source)})" for a in items] + [""]
+            )
     if result.withheld:
         out += ["## Advice held back for you", ""]
         out += [f"- {w.text} Not for you because: {w.why}" for w in result.withheld] + [""]
@@ -132,9 +134,7 @@ def _advice_list(items: Iterable[AdviceItem]) -> str:
 
 def service_html(service: Service, css_class: str = "aid-service") -> str:
     """Where to go, as one escaped paragraph: the card, the summary and the emergency alert."""
-    phone = (
-        f" <span class='phone'>Phone: {escape(service.phone)}</span>" if service.phone else ""
-    )
+    phone = f" <span class='phone'>Phone: {escape(service.phone)}</span>" if service.phone else ""
     return (
         f"<p class='{css_class}' style='margin:6px 0'><b>{escape(service.name)}</b>: "
         f"{escape(service.instruction)}{phone}</p>"
@@ -166,11 +166,14 @@ def card_sections(result: Result) -> list[tuple[str, str, str]]:
             items.append(
                 f"<li><b>{escape(c.lay_name)}</b> ({escape(c.name)}): {escape(c.summary)}<ul>{ev}</ul></li>"
             )
-        sections.append((
-            "causes", "Possible contributing causes (not a diagnosis)",
-            "<p>These may be playing a part. Only a clinician can tell what is causing your pain.</p>"
-            f"<ul>{''.join(items)}</ul>",
-        ))
+        sections.append(
+            (
+                "causes",
+                "Possible contributing causes (not a diagnosis)",
+                "<p>These may be playing a part. Only a clinician can tell what is causing your pain.</p>"
+                f"<ul>{''.join(items)}</ul>",
+            )
+        )
     for kind, heading in ADVICE_HEADINGS:
         items = result.advice_of(kind)
         if items:
@@ -181,15 +184,21 @@ def card_sections(result: Result) -> list[tuple[str, str, str]]:
             for w in result.withheld
         )
         sections.append(("withheld", "Advice held back for you", f"<ul>{items}</ul>"))
-    sections.append(("safety-net", "When to get help", f"<ul>{_advice_list(result.safety_net)}</ul>"))
+    sections.append(
+        ("safety-net", "When to get help", f"<ul>{_advice_list(result.safety_net)}</ul>")
+    )
     if result.unanswered:
         items = "".join(
             f"<li>{escape(u.prompt)} <small>(could mean: {escape(u.could_raise_to.label)})</small></li>"
             for u in result.unanswered
         )
-        sections.append((
-            "unanswered", "Questions not answered that could change this advice", f"<ul>{items}</ul>"
-        ))
+        sections.append(
+            (
+                "unanswered",
+                "Questions not answered that could change this advice",
+                f"<ul>{items}</ul>",
+            )
+        )
     return sections
 
 
@@ -211,7 +220,7 @@ def to_html(
     ``notes`` is the person's free text for the doctor (not a triage input); it is escaped.
     """
     kb = kb or load_knowledge()
-    when = when or _dt.datetime.now(_dt.timezone.utc)
+    when = when or _dt.datetime.now(_dt.UTC)
     answers = "".join(
         f"<tr><td>{escape(prompt)}</td><td>{escape(answer)}</td></tr>"
         for prompt, answer in answer_lines(result, kb)
@@ -221,9 +230,10 @@ def to_html(
         for sid, heading, inner in card_sections(result)
     )
     notes_html = (
-        "<section id=\"notes\"><h2>Notes from the person for the doctor</h2>"
-        f"<p style=\"white-space:pre-wrap\">{escape(notes)}</p></section>\n"
-        if notes.strip() else ""
+        '<section id="notes"><h2>Notes from the person for the doctor</h2>'
+        f'<p style="white-space:pre-wrap">{escape(notes)}</p></section>\n'
+        if notes.strip()
+        else ""
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -234,7 +244,7 @@ table{{border-collapse:collapse;width:100%}}td{{border:1px solid #ccc;padding:4p
 .src{{color:#666;font-size:.85em}}@media print{{.banner{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}
 </style></head><body>
 <h1>Back Cramp Aid: summary for your doctor</h1>
-<p>Date: {escape(when.strftime('%Y-%m-%d %H:%M UTC'))} &middot; Knowledge base version {escape(result.kb_version)}</p>
+<p>Date: {escape(when.strftime("%Y-%m-%d %H:%M UTC"))} &middot; Knowledge base version {escape(result.kb_version)}</p>
 {banner_html(result.urgency)}
 {body}
 <section id="answers"><h2>Answers given</h2><table>{answers}</table></section>

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 #: The file a clinic edits; ``AID_CLINIC_CONFIG`` names another (``off`` ignores any file).
 DEFAULT_CLINIC_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
@@ -52,8 +53,11 @@ class Service:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "level": self.level, "name": self.name,
-            "instruction": self.instruction, "phone": self.phone,
+            "id": self.id,
+            "level": self.level,
+            "name": self.name,
+            "instruction": self.instruction,
+            "phone": self.phone,
         }
 
     @property
@@ -109,9 +113,7 @@ def read_clinic_config(path: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def apply_clinic_config(
-    services: Mapping[str, Service], path: Path | None
-) -> dict[str, Service]:
+def apply_clinic_config(services: Mapping[str, Service], path: Path | None) -> dict[str, Service]:
     """The services with a clinic's names, instructions and phone numbers laid over them."""
     out = dict(services)
     if path is None:

@@ -33,11 +33,12 @@ import os
 import re
 import sqlite3
 import urllib.parse
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .answers import AnswerError, Answers, shown
 from .result import Result
@@ -72,8 +73,17 @@ URGENCY_LEVELS = tuple(u.value for u in MOST_URGENT_FIRST)
 
 #: Columns of :meth:`EncounterLog.to_frame`, in order.
 FRAME_COLUMNS = (
-    "id", "created_utc", "subject", "urgency", "kb_version", "aid_version", "reasons",
-    "top_cause", "notes", "answers_json", "result_json",
+    "id",
+    "created_utc",
+    "subject",
+    "urgency",
+    "kb_version",
+    "aid_version",
+    "reasons",
+    "top_cause",
+    "notes",
+    "answers_json",
+    "result_json",
 )
 
 _SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -180,8 +190,10 @@ def check_subject(subject: str | None, path: str | os.PathLike[str] = "") -> str
         raise StoreError(path, f"subject must be text, got {type(subject).__name__}", why)
     if "@" in subject or any(ch.isspace() for ch in subject):
         raise StoreError(
-            path, "subject looks like a name or contact detail (it has '@' or a space); "
-            "nothing was stored", why,
+            path,
+            "subject looks like a name or contact detail (it has '@' or a space); "
+            "nothing was stored",
+            why,
         )
     if not _SUBJECT.fullmatch(subject):
         raise StoreError(path, "subject is not a pseudonymous id; nothing was stored", why)
@@ -189,7 +201,7 @@ def check_subject(subject: str | None, path: str | os.PathLike[str] = "") -> str
 
 
 def _utc_now() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -214,7 +226,10 @@ class EncounterLog:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT,
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = BUSY_TIMEOUT,
         create: bool = True,
     ):
         self.path = Path(path)
@@ -224,7 +239,8 @@ class EncounterLog:
             raise StoreError(self.path, "this path is a folder, not a database file")
         if not create and not self.path.exists():
             raise StoreError(
-                self.path, "no encounter log here (nothing has been logged yet, or the path is wrong)",
+                self.path,
+                "no encounter log here (nothing has been logged yet, or the path is wrong)",
                 "Check AID_DB or --db; the dashboard creates the log at its first completed triage",
             )
         if create:
@@ -272,8 +288,8 @@ class EncounterLog:
 
     def _damaged(self, detail: str = "") -> StoreError:
         return StoreError(
-            self.path, "the file is not a SQLite database or is damaged"
-            + (f" ({detail})" if detail else ""),
+            self.path,
+            "the file is not a SQLite database or is damaged" + (f" ({detail})" if detail else ""),
             "Move the file aside (keep it: rows may be recoverable with "
             "`sqlite3 FILE .recover`) and a new log is started, or set AID_DB to another file",
         )
@@ -293,11 +309,14 @@ class EncounterLog:
             return StoreError(self.path, "the file or its disk is read-only")
         if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
             return StoreError(
-                self.path, "cannot open or create the file (the folder may be missing or not "
-                "writable)",
+                self.path,
+                "cannot open or create the file (the folder may be missing or not writable)",
             )
-        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text \
-                or "malformed" in text:
+        if (
+            name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT"))
+            or "not a database" in text
+            or "malformed" in text
+        ):
             return self._damaged()
         if name.startswith("SQLITE_FULL") or "disk is full" in text:
             return StoreError(self.path, "the disk is full", "Free some space and try again")
@@ -317,14 +336,16 @@ class EncounterLog:
             return None
         if "schema_version" not in tables:
             raise StoreError(
-                self.path, "this SQLite database is not a Back Cramp Aid encounter log "
+                self.path,
+                "this SQLite database is not a Back Cramp Aid encounter log "
                 "(it has no schema_version table)",
                 "Set AID_DB to another file; this one is left untouched",
             )
         version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
         if not isinstance(version, int):
             raise StoreError(
-                self.path, "the schema_version table is empty or not a number",
+                self.path,
+                "the schema_version table is empty or not a number",
                 "Move the file aside and a new log is started, or set AID_DB to another file",
             )
         return version
@@ -376,7 +397,8 @@ class EncounterLog:
                             self._run_script(con, _MIGRATIONS[version])
                         except sqlite3.Error as exc:
                             raise StoreError(
-                                self.path, f"cannot migrate it from schema {version} to "
+                                self.path,
+                                f"cannot migrate it from schema {version} to "
                                 f"{version + 1} ({exc}); the file is left unchanged",
                                 "Keep the file for investigation and set AID_DB to another file",
                             ) from None
@@ -390,7 +412,8 @@ class EncounterLog:
                 mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(
-                        self.path, f"cannot switch the file to WAL mode (SQLite kept {mode!r})",
+                        self.path,
+                        f"cannot switch the file to WAL mode (SQLite kept {mode!r})",
                         "Put the log on a local disk (WAL does not work on network shares)",
                     )
 
@@ -399,12 +422,14 @@ class EncounterLog:
         if version is None:
             size = self.path.stat().st_size if self.path.exists() else 0
             return StoreError(
-                self.path, f"the file holds no encounter log ({size:,} bytes, no tables); it was "
+                self.path,
+                f"the file holds no encounter log ({size:,} bytes, no tables); it was "
                 "left unchanged",
                 "Check AID_DB or --db; the dashboard creates the log at its first completed triage",
             )
         return StoreError(
-            self.path, f"the log has the older schema {version}; exporting does not migrate it, "
+            self.path,
+            f"the log has the older schema {version}; exporting does not migrate it, "
             "so it was left unchanged",
             "Open it once with the dashboard (or aid.store.EncounterLog(path)) to migrate it, "
             "then export",
@@ -422,7 +447,10 @@ class EncounterLog:
     # -- writing ----------------------------------------------------------------------------
 
     def append(
-        self, answers: Mapping[str, Any], result: Result, notes: str = "",
+        self,
+        answers: Mapping[str, Any],
+        result: Result,
+        notes: str = "",
         subject: str | None = None,
     ) -> int:
         """Store one completed triage in one transaction and return its id.
@@ -443,27 +471,38 @@ class EncounterLog:
         """
         subject = check_subject(subject, self.path)
         if not isinstance(notes, str):
-            raise StoreError(self.path, f"notes must be text, got {type(notes).__name__}",
-                             "Pass the notes as a string")
+            raise StoreError(
+                self.path,
+                f"notes must be text, got {type(notes).__name__}",
+                "Pass the notes as a string",
+            )
         if not isinstance(result, Result):
-            raise StoreError(self.path, f"result must be an aid.Result, got {type(result).__name__}",
-                             "Pass the Result returned by aid.triage")
+            raise StoreError(
+                self.path,
+                f"result must be an aid.Result, got {type(result).__name__}",
+                "Pass the Result returned by aid.triage",
+            )
         try:
             canonical = (answers if isinstance(answers, Answers) else Answers(answers)).to_json()
         except AnswerError as exc:
-            raise StoreError(self.path, f"the answers are not valid ({exc}); nothing was stored",
-                             "Log the answers that were triaged") from None
+            raise StoreError(
+                self.path,
+                f"the answers are not valid ({exc}); nothing was stored",
+                "Log the answers that were triaged",
+            ) from None
         if canonical != result.answers:
             raise StoreError(
-                self.path, "the answers are not the ones the result was computed from; "
-                "nothing was stored", "Log the answers passed to aid.triage with its result",
+                self.path,
+                "the answers are not the ones the result was computed from; nothing was stored",
+                "Log the answers passed to aid.triage with its result",
             )
         try:
             answers_json = json.dumps(canonical, ensure_ascii=False, allow_nan=False)
             result_json = json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise StoreError(self.path, f"the result cannot be written as JSON ({exc})",
-                             "Report this as a bug") from None
+            raise StoreError(
+                self.path, f"the result cannot be written as JSON ({exc})", "Report this as a bug"
+            ) from None
         aid_version = _aid_version()
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
@@ -471,8 +510,16 @@ class EncounterLog:
             cursor = con.execute(
                 "INSERT INTO encounters (created_utc, subject, urgency, kb_version, aid_version,"
                 " answers_json, result_json, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (_utc_now(), subject, result.urgency.value, result.kb_version, aid_version,
-                 answers_json, result_json, notes),
+                (
+                    _utc_now(),
+                    subject,
+                    result.urgency.value,
+                    result.kb_version,
+                    aid_version,
+                    answers_json,
+                    result_json,
+                    notes,
+                ),
             )
             con.execute("COMMIT")
             row_id = cursor.lastrowid
@@ -494,8 +541,11 @@ class EncounterLog:
             con.text_factory = bytes  # decoded by _checked_row, which can name the row
             row = con.execute(self._SELECT + " WHERE id = ?", (int(encounter_id),)).fetchone()
         if row is None:
-            raise StoreError(self.path, f"there is no encounter with id {encounter_id}",
-                             "Use an id returned by append() or listed by to_frame()")
+            raise StoreError(
+                self.path,
+                f"there is no encounter with id {encounter_id}",
+                "Use an id returned by append() or listed by to_frame()",
+            )
         return _encounter(_checked_row(self.path, row))
 
     def count(self) -> int:
@@ -503,14 +553,14 @@ class EncounterLog:
         with self._connect() as con:
             return int(con.execute("SELECT count(*) FROM encounters").fetchone()[0])
 
-    def _rows(self) -> list["_Row"]:
+    def _rows(self) -> list[_Row]:
         """Every row, checked to be what :meth:`append` writes (else StoreError naming its id)."""
         with self._connect() as con:
             con.text_factory = bytes  # decoded by _checked_row, which can name the row
             rows = con.execute(self._SELECT + " ORDER BY id").fetchall()
         return [_checked_row(self.path, row) for row in rows]
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame, one row per encounter, oldest first.
 
         Columns: id, created_utc (datetime64 UTC), subject, urgency, kb_version, aid_version,
@@ -522,12 +572,21 @@ class EncounterLog:
         records = []
         for row in self._rows():
             causes = row.result["causes"]
-            records.append((
-                row.id, row.created_utc, row.subject, row.urgency, row.kb_version,
-                row.aid_version, ";".join(r["rule_id"] for r in row.result["reasons"]),
-                causes[0]["cause_id"] if causes else "", row.notes, row.answers_json,
-                row.result_json,
-            ))
+            records.append(
+                (
+                    row.id,
+                    row.created_utc,
+                    row.subject,
+                    row.urgency,
+                    row.kb_version,
+                    row.aid_version,
+                    ";".join(r["rule_id"] for r in row.result["reasons"]),
+                    causes[0]["cause_id"] if causes else "",
+                    row.notes,
+                    row.answers_json,
+                    row.result_json,
+                )
+            )
         frame = pd.DataFrame.from_records(records, columns=list(FRAME_COLUMNS))
         frame["id"] = frame["id"].astype("int64")
         frame["created_utc"] = pd.to_datetime(frame["created_utc"], utc=True, format="ISO8601")
@@ -562,11 +621,17 @@ def _aid_version() -> str:
     return __version__
 
 
-def _encounter(row: "_Row") -> Encounter:
+def _encounter(row: _Row) -> Encounter:
     return Encounter(
-        id=row.id, created_utc=_parse_utc(row.created_utc), subject=row.subject,
-        urgency=Urgency(row.urgency), kb_version=row.kb_version, aid_version=row.aid_version,
-        answers=row.answers, result=row.result, notes=row.notes,
+        id=row.id,
+        created_utc=_parse_utc(row.created_utc),
+        subject=row.subject,
+        urgency=Urgency(row.urgency),
+        kb_version=row.kb_version,
+        aid_version=row.aid_version,
+        answers=row.answers,
+        result=row.result,
+        notes=row.notes,
     )
 
 
@@ -613,12 +678,15 @@ def _checked_row(path: Path, raw: tuple[Any, ...]) -> _Row:
             raise _NotOurs(f"id is {type(row_id).__name__}, not a whole number")
         stored = len(_STORED_COLUMNS)
         created, subject, urgency, kb_version, aid_version, answers_text, result_text, notes = (
-            _text(name, value, kind) for name, value, kind
-            in zip(_STORED_COLUMNS, raw[1:1 + stored], raw[1 + stored:])
+            _text(name, value, kind)
+            for name, value, kind in zip(
+                _STORED_COLUMNS, raw[1 : 1 + stored], raw[1 + stored :], strict=True
+            )
         )
         if created is None or not _CREATED.fullmatch(created):
-            raise _NotOurs(f"created_utc {_brief(created)} is not a time as "
-                           "YYYY-MM-DDTHH:MM:SS.mmmZ")
+            raise _NotOurs(
+                f"created_utc {_brief(created)} is not a time as YYYY-MM-DDTHH:MM:SS.mmmZ"
+            )
         try:
             _parse_utc(created)
         except ValueError:
@@ -632,8 +700,9 @@ def _checked_row(path: Path, raw: tuple[Any, ...]) -> _Row:
             raise _NotOurs(f"urgency {_brief(urgency)} is not one of {', '.join(URGENCY_LEVELS)}")
         for name, value in (("kb_version", kb_version), ("aid_version", aid_version)):
             if not value or len(value) > _MAX_VERSION_CHARS:
-                raise _NotOurs(f"{name} {_brief(value)} is not a version "
-                               f"(1-{_MAX_VERSION_CHARS} characters)")
+                raise _NotOurs(
+                    f"{name} {_brief(value)} is not a version (1-{_MAX_VERSION_CHARS} characters)"
+                )
         if notes is None:
             raise _NotOurs("notes is missing")
         answers = _json_object("answers_json", answers_text)
@@ -644,20 +713,38 @@ def _checked_row(path: Path, raw: tuple[Any, ...]) -> _Row:
         _check_result(result)
     except _NotOurs as exc:
         raise StoreError(
-            path, f"encounter id {row_id if isinstance(row_id, int) else '?'}: {exc}; "
+            path,
+            f"encounter id {row_id if isinstance(row_id, int) else '?'}: {exc}; "
             "this is not what Back Cramp Aid writes, so nothing was exported",
             "The row was written or changed by another program. Keep the file for investigation "
             "(rows cannot be removed), and read the others with sqlite3 if needed",
         ) from None
     assert subject is None or isinstance(subject, str)
-    return _Row(row_id, created, subject, urgency, kb_version, aid_version,  # type: ignore[arg-type]
-                answers_text, result_text, notes, answers, result)  # type: ignore[arg-type]
+    return _Row(
+        row_id,
+        created,
+        subject,
+        urgency,
+        kb_version,
+        aid_version,  # type: ignore[arg-type]
+        answers_text,
+        result_text,
+        notes,
+        answers,
+        result,
+    )  # type: ignore[arg-type]
 
 
 #: The stored columns after id, in _SELECT order.
 _STORED_COLUMNS = (
-    "created_utc", "subject", "urgency", "kb_version", "aid_version", "answers_json",
-    "result_json", "notes",
+    "created_utc",
+    "subject",
+    "urgency",
+    "kb_version",
+    "aid_version",
+    "answers_json",
+    "result_json",
+    "notes",
 )
 
 
@@ -715,7 +802,8 @@ def default_log() -> EncounterLog | None:
 
 # -- pure helpers for the clinician notebook ------------------------------------------------
 
-def per_day_urgency(frame: "pd.DataFrame") -> "pd.DataFrame":
+
+def per_day_urgency(frame: pd.DataFrame) -> pd.DataFrame:
     """Encounters per urgency per UTC day: one row per day from the first to the last (days
     without encounters are zeros, so a chart's gaps are real), columns emergency, urgent, soon,
     selfcare in that order. ``frame`` is :meth:`EncounterLog.to_frame` output.
@@ -726,12 +814,15 @@ def per_day_urgency(frame: "pd.DataFrame") -> "pd.DataFrame":
 
     unknown = sorted(set(frame["urgency"].dropna()) - set(URGENCY_LEVELS)) if len(frame) else []
     if unknown or (len(frame) and frame["urgency"].isna().any()):
-        raise ValueError(f"unknown urgency values {unknown or ['<missing>']}; "
-                         f"expected {', '.join(URGENCY_LEVELS)}")
+        raise ValueError(
+            f"unknown urgency values {unknown or ['<missing>']}; "
+            f"expected {', '.join(URGENCY_LEVELS)}"
+        )
     columns = pd.Index(list(URGENCY_LEVELS), name="urgency")
     if frame.empty:
-        return pd.DataFrame(0, index=pd.DatetimeIndex([], name="day"), columns=columns,
-                            dtype="int64")
+        return pd.DataFrame(
+            0, index=pd.DatetimeIndex([], name="day"), columns=columns, dtype="int64"
+        )
     created = pd.to_datetime(frame["created_utc"], utc=True)
     day = created.dt.tz_localize(None).dt.normalize().rename("day")
     table = pd.crosstab(day, frame["urgency"].astype(object))
@@ -741,7 +832,7 @@ def per_day_urgency(frame: "pd.DataFrame") -> "pd.DataFrame":
     return table.astype("int64")
 
 
-def emergencies(frame: "pd.DataFrame") -> "pd.DataFrame":
+def emergencies(frame: pd.DataFrame) -> pd.DataFrame:
     """The emergency encounters, newest first, with why in plain words.
 
     Columns: id, created_utc, subject, rule_ids (``;``-joined), reason_text (each fired rule's
@@ -755,14 +846,16 @@ def emergencies(frame: "pd.DataFrame") -> "pd.DataFrame":
         "\n".join(r["reason"] for r in json.loads(text).get("reasons", ()))
         for text in rows["result_json"]
     ]
-    out = pd.DataFrame({
-        "id": rows["id"],
-        "created_utc": pd.to_datetime(rows["created_utc"], utc=True),
-        "subject": rows["subject"],
-        "rule_ids": rows["reasons"],
-        "reason_text": pd.Series(reason_text, index=rows.index),
-        "notes": rows["notes"],
-    })
+    out = pd.DataFrame(
+        {
+            "id": rows["id"],
+            "created_utc": pd.to_datetime(rows["created_utc"], utc=True),
+            "subject": rows["subject"],
+            "rule_ids": rows["reasons"],
+            "reason_text": pd.Series(reason_text, index=rows.index),
+            "notes": rows["notes"],
+        }
+    )
     return out.sort_values(["created_utc", "id"], ascending=False).reset_index(drop=True)
 
 
@@ -781,7 +874,7 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
-def export_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
+def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The log ready for CSV: times as ISO 8601 ``...Z`` text, and free text that a spreadsheet
     would run as a formula (starting with ``= + - @``, tab or CR) prefixed with ``'`` (OWASP's
     advice against CSV injection). Everything else is as stored.

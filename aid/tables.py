@@ -10,8 +10,9 @@ pandas is imported here, so ``import aid`` stays light; matplotlib only inside t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -27,24 +28,61 @@ LEVELS = MOST_URGENT_FIRST
 #: change when the development vignettes are edited).
 WORKED_CASES: Mapping[str, Mapping[str, Any]] = {
     "emergency: back pain with trouble peeing and saddle numbness": {
-        "location": ["lower_back"], "onset": "gradual", "duration_days": 3, "severity": 7,
-        "radiates": "both_legs", "leg_symptoms_new": "yes", "bladder_trouble": "yes",
-        "saddle_numbness": "yes", "fever": "no", "age": 45, "sex": "male",
+        "location": ["lower_back"],
+        "onset": "gradual",
+        "duration_days": 3,
+        "severity": 7,
+        "radiates": "both_legs",
+        "leg_symptoms_new": "yes",
+        "bladder_trouble": "yes",
+        "saddle_numbness": "yes",
+        "fever": "no",
+        "age": 45,
+        "sex": "male",
     },
     "urgent: side pain with fever and burning when peeing": {
-        "location": ["flank", "lower_back"], "onset": "gradual", "duration_days": 2,
-        "severity": 6, "fever": "yes", "urine_pain": "yes", "bladder_trouble": "no",
-        "incontinence": "no", "saddle_numbness": "no", "age": 34, "sex": "female",
+        "location": ["flank", "lower_back"],
+        "onset": "gradual",
+        "duration_days": 2,
+        "severity": 6,
+        "fever": "yes",
+        "urine_pain": "yes",
+        "bladder_trouble": "no",
+        "incontinence": "no",
+        "saddle_numbness": "no",
+        "age": 34,
+        "sex": "female",
         "pregnant": "no",
     },
     "self-care: lower back cramp after lifting, no warning signs": {
-        "location": ["lower_back"], "onset": "sudden", "duration_days": 1, "course": "better",
-        "severity": 5, "pain_quality": ["cramping"], "injury": "lifting", "radiates": "no",
-        "bladder_trouble": "no", "incontinence": "no", "saddle_numbness": "no",
-        "sexual_problem": "no", "leg_weakness": "no", "leg_numbness": "no", "fever": "no",
-        "chest_symptoms": ["none"], "faint": "no", "belly_pulsing": "no", "urine_pain": "no",
-        "blood_urine": "no", "groin_waves": "no", "vomiting": "no", "blood_stool": "no",
-        "weight_loss": "no", "recurring": "no", "history": ["none"], "age": 32, "sex": "male",
+        "location": ["lower_back"],
+        "onset": "sudden",
+        "duration_days": 1,
+        "course": "better",
+        "severity": 5,
+        "pain_quality": ["cramping"],
+        "injury": "lifting",
+        "radiates": "no",
+        "bladder_trouble": "no",
+        "incontinence": "no",
+        "saddle_numbness": "no",
+        "sexual_problem": "no",
+        "leg_weakness": "no",
+        "leg_numbness": "no",
+        "fever": "no",
+        "chest_symptoms": ["none"],
+        "faint": "no",
+        "belly_pulsing": "no",
+        "urine_pain": "no",
+        "blood_urine": "no",
+        "groin_waves": "no",
+        "vomiting": "no",
+        "blood_stool": "no",
+        "weight_loss": "no",
+        "recurring": "no",
+        "history": ["none"],
+        "age": 32,
+        "sex": "male",
     },
 }
 
@@ -69,13 +107,32 @@ def red_flag_table(kb: Knowledge | None = None) -> pd.DataFrame:
     """``red_flags.csv`` by urgency (emergency first), table order within a level."""
     kb = kb or load_knowledge()
     rows = [
-        (r.id, r.urgency.value, r.group, r.when.text, r.service, r.reason, r.clinician_note,
-         _sources(r.source))
-        for level in LEVELS for r in kb.red_flags if r.urgency == level
+        (
+            r.id,
+            r.urgency.value,
+            r.group,
+            r.when.text,
+            r.service,
+            r.reason,
+            r.clinician_note,
+            _sources(r.source),
+        )
+        for level in LEVELS
+        for r in kb.red_flags
+        if r.urgency == level
     ]
     return pd.DataFrame(
         rows,
-        columns=["id", "urgency", "group", "when", "service", "reason", "clinician_note", "sources"],
+        columns=[
+            "id",
+            "urgency",
+            "group",
+            "when",
+            "service",
+            "reason",
+            "clinician_note",
+            "sources",
+        ],
     ).set_index("id")
 
 
@@ -83,8 +140,10 @@ def service_table(kb: Knowledge | None = None) -> pd.DataFrame:
     """``services.csv`` (with the clinic's names and phones): where each level sends people."""
     kb = kb or load_knowledge()
     return pd.DataFrame(
-        [(s.id, s.level, s.name, s.instruction, s.phone, _sources(s.source))
-         for s in kb.services.values()],
+        [
+            (s.id, s.level, s.name, s.instruction, s.phone, _sources(s.source))
+            for s in kb.services.values()
+        ],
         columns=["id", "level", "name", "instruction", "phone", "sources"],
     ).set_index("id")
 
@@ -103,10 +162,16 @@ def cause_table(kb: Knowledge | None = None) -> pd.DataFrame:
     rows = []
     for c in kb.causes.values():
         evidence = [e for e in kb.cause_evidence if e.cause == c.id]
-        rows.append((
-            c.id, c.name, c.group, len(evidence),
-            max((e.weight for e in evidence), default=0.0), _sources(c.source),
-        ))
+        rows.append(
+            (
+                c.id,
+                c.name,
+                c.group,
+                len(evidence),
+                max((e.weight for e in evidence), default=0.0),
+                _sources(c.source),
+            )
+        )
     return pd.DataFrame(
         rows, columns=["id", "name", "group", "evidence_rows", "strongest_weight", "sources"]
     ).set_index("id")
@@ -116,8 +181,10 @@ def evidence_table(kb: Knowledge | None = None) -> pd.DataFrame:
     """``cause_evidence.csv``: which answers add how much weight to which cause."""
     kb = kb or load_knowledge()
     return pd.DataFrame(
-        [(e.id, e.cause, e.when.text, e.weight, e.explanation, _sources(e.source))
-         for e in kb.cause_evidence],
+        [
+            (e.id, e.cause, e.when.text, e.weight, e.explanation, _sources(e.source))
+            for e in kb.cause_evidence
+        ],
         columns=["id", "cause", "when", "weight", "explanation", "sources"],
     ).set_index("id")
 
@@ -126,11 +193,29 @@ def advice_table(kb: Knowledge | None = None) -> pd.DataFrame:
     """``advice.csv`` with its cautions: when a row applies and when it is withheld, and why."""
     kb = kb or load_knowledge()
     return pd.DataFrame(
-        [(a.id, a.kind, ", ".join(a.applies_to), a.when.text or "always",
-          " or ".join(c.text for c in a.avoid_when), a.avoid_reason, a.text, _sources(a.source))
-         for a in kb.advice],
-        columns=["id", "kind", "applies_to", "when", "withheld_when", "why_withheld", "text",
-                 "sources"],
+        [
+            (
+                a.id,
+                a.kind,
+                ", ".join(a.applies_to),
+                a.when.text or "always",
+                " or ".join(c.text for c in a.avoid_when),
+                a.avoid_reason,
+                a.text,
+                _sources(a.source),
+            )
+            for a in kb.advice
+        ],
+        columns=[
+            "id",
+            "kind",
+            "applies_to",
+            "when",
+            "withheld_when",
+            "why_withheld",
+            "text",
+            "sources",
+        ],
     ).set_index("id")
 
 
@@ -143,23 +228,41 @@ def caution_table(kb: Knowledge | None = None) -> pd.DataFrame:
 def urgency_steps() -> pd.DataFrame:
     """How urgency, causes and advice are decided, step by step, with the constants in force."""
     steps = [
-        ("1", "Answers are validated against questions.csv; a missing answer is unknown, never "
-              "'no'. A red flag never fires on a fact nobody stated; a condition `q!=v` holds "
-              "when q is unanswered (it reads 'not known to be v')."),
-        ("2", "Every red_flags.csv row whose `when` holds fires. Urgency is the highest level "
-              "among fired rows; no fired row means selfcare."),
-        ("3", "Rules do not stack: a combination is an emergency only where a row names it "
-              "(policy 'How rules combine'). Where to go is the service of the most urgent rows, "
-              "the first in services.csv order (maternity unit before emergency department); "
-              "self-care means home."),
-        ("4", "Unanswered red-flag questions are listed when answering them could still fire a "
-              "rule that would raise the urgency."),
-        ("5", f"Possible causes: cause_evidence.csv weights of matching rows are summed; a cause "
-              f"is shown from a score of {MIN_CAUSE_SCORE:g}, at most {MAX_CAUSES}, highest first "
-              "(ties: causes.csv order). Never a diagnosis."),
-        ("6", "Advice: rows for the shown causes (or everyone) whose `when` holds; a matching "
-              "`avoid_when` withholds the row and says why; no self-care advice when the "
-              "urgency is emergency; safety-netting always applies."),
+        (
+            "1",
+            "Answers are validated against questions.csv; a missing answer is unknown, never "
+            "'no'. A red flag never fires on a fact nobody stated; a condition `q!=v` holds "
+            "when q is unanswered (it reads 'not known to be v').",
+        ),
+        (
+            "2",
+            "Every red_flags.csv row whose `when` holds fires. Urgency is the highest level "
+            "among fired rows; no fired row means selfcare.",
+        ),
+        (
+            "3",
+            "Rules do not stack: a combination is an emergency only where a row names it "
+            "(policy 'How rules combine'). Where to go is the service of the most urgent rows, "
+            "the first in services.csv order (maternity unit before emergency department); "
+            "self-care means home.",
+        ),
+        (
+            "4",
+            "Unanswered red-flag questions are listed when answering them could still fire a "
+            "rule that would raise the urgency.",
+        ),
+        (
+            "5",
+            f"Possible causes: cause_evidence.csv weights of matching rows are summed; a cause "
+            f"is shown from a score of {MIN_CAUSE_SCORE:g}, at most {MAX_CAUSES}, highest first "
+            "(ties: causes.csv order). Never a diagnosis.",
+        ),
+        (
+            "6",
+            "Advice: rows for the shown causes (or everyone) whose `when` holds; a matching "
+            "`avoid_when` withholds the row and says why; no self-care advice when the "
+            "urgency is emergency; safety-netting always applies.",
+        ),
     ]
     return pd.DataFrame(steps, columns=["step", "rule"]).set_index("step")
 
@@ -170,9 +273,16 @@ def urgency_steps() -> pd.DataFrame:
 def reasons_frame(result: Result) -> pd.DataFrame:
     """Why the urgency is what it is: fired rules with the answers that fired them."""
     return pd.DataFrame(
-        [(r.rule_id, r.urgency.value, r.group,
-          "; ".join(f"{a.question} = {a.answer}" for a in r.answers), _sources(r.source))
-         for r in result.reasons],
+        [
+            (
+                r.rule_id,
+                r.urgency.value,
+                r.group,
+                "; ".join(f"{a.question} = {a.answer}" for a in r.answers),
+                _sources(r.source),
+            )
+            for r in result.reasons
+        ],
         columns=["rule", "urgency", "group", "answers", "sources"],
     )
 
@@ -192,13 +302,19 @@ def case_summary(cases: Mapping[str, Mapping[str, Any]] | None = None) -> pd.Dat
     rows = []
     for name, answers in (cases or WORKED_CASES).items():
         result = triage(answers)
-        rows.append((
-            name, result.urgency.value, result.service.id, ", ".join(result.fired_rule_ids),
-            result.causes[0].cause_id if result.causes else "",
-            ", ".join(u.question for u in result.unanswered),
-        ))
+        rows.append(
+            (
+                name,
+                result.urgency.value,
+                result.service.id,
+                ", ".join(result.fired_rule_ids),
+                result.causes[0].cause_id if result.causes else "",
+                ", ".join(u.question for u in result.unanswered),
+            )
+        )
     return pd.DataFrame(
-        rows, columns=["case", "urgency", "service", "fired rules", "top cause", "unanswered red flags"]
+        rows,
+        columns=["case", "urgency", "service", "fired rules", "top cause", "unanswered red flags"],
     ).set_index("case")
 
 
@@ -210,7 +326,9 @@ def confusion_matrix(evaluation: Any) -> pd.DataFrame:
     levels = [u.value for u in LEVELS]
     gold = pd.Categorical([o.vignette.gold_urgency.value for o in evaluation.outcomes], levels)
     said = pd.Categorical([o.urgency.value for o in evaluation.outcomes], levels)
-    table = pd.crosstab(gold, said, dropna=False).reindex(index=levels, columns=levels, fill_value=0)
+    table = pd.crosstab(gold, said, dropna=False).reindex(
+        index=levels, columns=levels, fill_value=0
+    )
     table.index.name, table.columns.name = "gold", "engine"
     return table.astype(int)
 
@@ -224,20 +342,49 @@ def level_metrics(evaluation: Any) -> pd.DataFrame:
         at_least = sum(
             o.urgency >= r.level for o in evaluation.outcomes if o.vignette.gold_urgency == r.level
         )
-        rows.append((
-            r.level.value, cases, r.exact, _rate(r.exact, cases), _rate(at_least, cases),
-            r.under, _rate(r.under, cases), r.over, _rate(r.over, cases),
-        ))
-    rows.append((
-        "all", evaluation.cases, evaluation.exact, _rate(evaluation.exact, evaluation.cases),
-        _rate(sum(o.urgency >= o.vignette.gold_urgency for o in evaluation.outcomes), evaluation.cases),
-        evaluation.under, _rate(evaluation.under, evaluation.cases),
-        evaluation.over, _rate(evaluation.over, evaluation.cases),
-    ))
-    return pd.DataFrame(rows, columns=[
-        "gold level", "cases", "exact", "sensitivity %", "at least this level %",
-        "under-triaged", "under-triage %", "over-triaged", "over-triage %",
-    ]).set_index("gold level")
+        rows.append(
+            (
+                r.level.value,
+                cases,
+                r.exact,
+                _rate(r.exact, cases),
+                _rate(at_least, cases),
+                r.under,
+                _rate(r.under, cases),
+                r.over,
+                _rate(r.over, cases),
+            )
+        )
+    rows.append(
+        (
+            "all",
+            evaluation.cases,
+            evaluation.exact,
+            _rate(evaluation.exact, evaluation.cases),
+            _rate(
+                sum(o.urgency >= o.vignette.gold_urgency for o in evaluation.outcomes),
+                evaluation.cases,
+            ),
+            evaluation.under,
+            _rate(evaluation.under, evaluation.cases),
+            evaluation.over,
+            _rate(evaluation.over, evaluation.cases),
+        )
+    )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "gold level",
+            "cases",
+            "exact",
+            "sensitivity %",
+            "at least this level %",
+            "under-triaged",
+            "under-triage %",
+            "over-triaged",
+            "over-triage %",
+        ],
+    ).set_index("gold level")
 
 
 def _rate(part: int, whole: int) -> float:
@@ -247,34 +394,69 @@ def _rate(part: int, whole: int) -> float:
 def vignette_frame(evaluation: Any) -> pd.DataFrame:
     """Every vignette: gold and engine urgency, whether they agree, causes gold and shown."""
     rows = [
-        (o.vignette.id, o.vignette.split, o.vignette.gold_urgency.value, o.urgency.value,
-         "yes" if o.exact else ("UNDER" if o.under else "over"),
-         ", ".join(o.vignette.gold_causes), ", ".join(o.shown_causes))
+        (
+            o.vignette.id,
+            o.vignette.split,
+            o.vignette.gold_urgency.value,
+            o.urgency.value,
+            "yes" if o.exact else ("UNDER" if o.under else "over"),
+            ", ".join(o.vignette.gold_causes),
+            ", ".join(o.shown_causes),
+        )
         for o in evaluation.outcomes
     ]
-    return pd.DataFrame(rows, columns=[
-        "vignette", "split", "gold", "engine", "agrees", "gold causes", "causes shown",
-    ]).set_index("vignette")
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "vignette",
+            "split",
+            "gold",
+            "engine",
+            "agrees",
+            "gold causes",
+            "causes shown",
+        ],
+    ).set_index("vignette")
 
 
 def misses_frame(evaluation: Any) -> pd.DataFrame:
     """Every vignette whose urgency differs from gold: direction, rules fired, gold rationale."""
     rows = [
-        (o.vignette.id, "UNDER" if o.under else "over", o.vignette.gold_urgency.value,
-         o.urgency.value, ", ".join(o.fired_rules) or "(no rule fired)", o.vignette.rationale)
-        for o in evaluation.outcomes if not o.exact
+        (
+            o.vignette.id,
+            "UNDER" if o.under else "over",
+            o.vignette.gold_urgency.value,
+            o.urgency.value,
+            ", ".join(o.fired_rules) or "(no rule fired)",
+            o.vignette.rationale,
+        )
+        for o in evaluation.outcomes
+        if not o.exact
     ]
-    return pd.DataFrame(rows, columns=[
-        "vignette", "miss", "gold", "engine", "rules fired", "gold rationale",
-    ]).set_index("vignette")
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "vignette",
+            "miss",
+            "gold",
+            "engine",
+            "rules fired",
+            "gold rationale",
+        ],
+    ).set_index("vignette")
 
 
 def cause_misses_frame(evaluation: Any) -> pd.DataFrame:
     """Every vignette where a gold cause is not among the shown possible causes."""
     rows = [
-        (o.vignette.id, ", ".join(o.causes_missed), ", ".join(o.shown_causes) or "(none shown)",
-         o.vignette.rationale)
-        for o in evaluation.outcomes if o.causes_missed
+        (
+            o.vignette.id,
+            ", ".join(o.causes_missed),
+            ", ".join(o.shown_causes) or "(none shown)",
+            o.vignette.rationale,
+        )
+        for o in evaluation.outcomes
+        if o.causes_missed
     ]
     return pd.DataFrame(
         rows, columns=["vignette", "gold cause missed", "causes shown", "gold rationale"]
@@ -295,8 +477,14 @@ def plot_confusion(matrix: pd.DataFrame):
     for i in range(len(matrix.index)):
         for j in range(len(matrix.columns)):
             value = int(matrix.iat[i, j])
-            ax.text(j, i, str(value), ha="center", va="center",
-                    color="white" if value > peak / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                color="white" if value > peak / 2 else "black",
+            )
     ax.set_title("Vignettes: gold vs engine urgency")
     fig.colorbar(image, ax=ax, shrink=0.8)
     plt.close(fig)  # shown once, as the cell's value; not again by the inline backend
@@ -306,7 +494,7 @@ def plot_confusion(matrix: pd.DataFrame):
 # ------------------------------------------------------------------------- demo encounter log
 
 #: Demo encounters are stamped from this time, a few hours apart, so the page is reproducible.
-DEMO_START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+DEMO_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 def demo_log(path: str) -> Any:
@@ -329,8 +517,8 @@ def demo_frame(log: Any, days: int = 7) -> pd.DataFrame:
     triage finished."""
     frame = log.to_frame()
     order = frame["id"].rank(method="first").astype(int) - 1
-    frame["created_utc"] = pd.to_datetime([
-        DEMO_START + timedelta(days=int(i) % days, minutes=37 * (int(i) // days))
-        for i in order
-    ], utc=True)
+    frame["created_utc"] = pd.to_datetime(
+        [DEMO_START + timedelta(days=int(i) % days, minutes=37 * (int(i) // days)) for i in order],
+        utc=True,
+    )
     return frame

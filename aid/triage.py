@@ -18,7 +18,8 @@ Pure: no I/O, no widgets, nothing global but the loaded knowledge. The semantics
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .answers import Answers
 from .conditions import Condition
@@ -76,7 +77,8 @@ def triage(answers: Mapping[str, Any] | Answers, knowledge: Knowledge | None = N
         withheld=withheld,
         unanswered=_unanswered_red_flags(kb, valid, urgency),
         unanswered_required=tuple(
-            q.id for q in kb.questions.values()
+            q.id
+            for q in kb.questions.values()
             if q.required and q.id not in valid and q.enable_when.matches(valid)
         ),
         answers=valid.to_json(),
@@ -111,8 +113,12 @@ def choose_service(kb: Knowledge, urgency: Urgency, reasons: tuple[Reason, ...])
 def _fired_reasons(kb: Knowledge, answers: Answers) -> tuple[Reason, ...]:
     fired = [
         Reason(
-            rule_id=rule.id, urgency=rule.urgency, group=rule.group, reason=rule.reason,
-            clinician_note=rule.clinician_note, answers=explain(kb, rule.when, answers),
+            rule_id=rule.id,
+            urgency=rule.urgency,
+            group=rule.group,
+            reason=rule.reason,
+            clinician_note=rule.clinician_note,
+            answers=explain(kb, rule.when, answers),
             source=rule.source,
         )
         for rule in kb.red_flags
@@ -128,10 +134,15 @@ def _rank_causes(kb: Knowledge, answers: Answers) -> tuple[PossibleCause, ...]:
     for row in kb.cause_evidence:
         if row.when.matches(answers):
             scores[row.cause] = scores.get(row.cause, 0.0) + row.weight
-            evidence.setdefault(row.cause, []).append(Evidence(
-                id=row.id, weight=row.weight, explanation=row.explanation,
-                answers=explain(kb, row.when, answers), source=row.source,
-            ))
+            evidence.setdefault(row.cause, []).append(
+                Evidence(
+                    id=row.id,
+                    weight=row.weight,
+                    explanation=row.explanation,
+                    answers=explain(kb, row.when, answers),
+                    source=row.source,
+                )
+            )
     order = list(kb.causes)
     ranked = sorted(
         (cid for cid, score in scores.items() if score >= MIN_CAUSE_SCORE),
@@ -140,11 +151,18 @@ def _rank_causes(kb: Knowledge, answers: Answers) -> tuple[PossibleCause, ...]:
     out = []
     for cid in ranked:
         cause = kb.causes[cid]
-        out.append(PossibleCause(
-            cause_id=cid, name=cause.name, lay_name=cause.lay_name, group=cause.group,
-            summary=cause.summary, score=round(scores[cid], 3),
-            evidence=tuple(sorted(evidence[cid], key=lambda e: -e.weight)), source=cause.source,
-        ))
+        out.append(
+            PossibleCause(
+                cause_id=cid,
+                name=cause.name,
+                lay_name=cause.lay_name,
+                group=cause.group,
+                summary=cause.summary,
+                score=round(scores[cid], 3),
+                evidence=tuple(sorted(evidence[cid], key=lambda e: -e.weight)),
+                source=cause.source,
+            )
+        )
     return tuple(out)
 
 

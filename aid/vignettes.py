@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .knowledge import Knowledge, load_knowledge
 from .triage import triage
@@ -196,8 +197,10 @@ class Evaluation:
 
     def summary_lines(self) -> list[str]:
         """The headline measures of issue 8, one per line."""
+
         def pct(n: int, d: int) -> str:
             return f"{n}/{d} = {n / d:.1%}" if d else "0/0"
+
         caught, emergencies = self.emergencies_caught
         right, selfcare = self.selfcare_right
         top, with_gold = self.first_cause_top
@@ -307,25 +310,31 @@ def _read_file(file: Path, seen: set[str]) -> list[Vignette]:
                 f"{where}: gold_urgency {raw['gold_urgency']!r} is not one of {', '.join(levels)}"
             )
         if raw.get("split", "development") not in SPLITS:
-            raise VignetteError(f"{where}: split {raw['split']!r} is not one of {', '.join(SPLITS)}")
+            raise VignetteError(
+                f"{where}: split {raw['split']!r} is not one of {', '.join(SPLITS)}"
+            )
         if not isinstance(raw["answers"], dict):
             raise VignetteError(f"{where}: answers must be an object of question id -> answer")
         causes = raw["gold_causes"]
         if not isinstance(causes, list) or not all(isinstance(c, str) for c in causes):
             raise VignetteError(f"{where}: gold_causes must be a list of cause ids")
-        out.append(Vignette(
-            id=raw["id"], title=raw["title"], origin=raw["origin"],
-            answers=MappingProxyType(dict(raw["answers"])),
-            gold_urgency=levels[raw["gold_urgency"]], gold_causes=tuple(causes),
-            rationale=raw["rationale"], split=raw.get("split", "development"),
-            summary=raw.get("summary", ""),
-        ))
+        out.append(
+            Vignette(
+                id=raw["id"],
+                title=raw["title"],
+                origin=raw["origin"],
+                answers=MappingProxyType(dict(raw["answers"])),
+                gold_urgency=levels[raw["gold_urgency"]],
+                gold_causes=tuple(causes),
+                rationale=raw["rationale"],
+                split=raw.get("split", "development"),
+                summary=raw.get("summary", ""),
+            )
+        )
     return out
 
 
-def evaluate(
-    vignettes: Iterable[Vignette], knowledge: Knowledge | None = None
-) -> Evaluation:
+def evaluate(vignettes: Iterable[Vignette], knowledge: Knowledge | None = None) -> Evaluation:
     """Triage every vignette and compare with its gold labels.
 
     Pure apart from reading the knowledge tables: the same input always gives the same table.
@@ -334,18 +343,26 @@ def evaluate(
     outcomes = []
     for v in vignettes:
         result = triage(v.answers, kb)
-        outcomes.append(CaseOutcome(
-            vignette=v, urgency=result.urgency,
-            shown_causes=tuple(c.cause_id for c in result.causes),
-            fired_rules=tuple(r.rule_id for r in result.reasons),
-        ))
+        outcomes.append(
+            CaseOutcome(
+                vignette=v,
+                urgency=result.urgency,
+                shown_causes=tuple(c.cause_id for c in result.causes),
+                fired_rules=tuple(r.rule_id for r in result.reasons),
+            )
+        )
     rows = []
     for level in MOST_URGENT_FIRST:
         mine = [o for o in outcomes if o.vignette.gold_urgency == level]
-        rows.append(LevelRow(
-            level=level, cases=len(mine), exact=sum(o.exact for o in mine),
-            over=sum(o.over for o in mine), under=sum(o.under for o in mine),
-        ))
+        rows.append(
+            LevelRow(
+                level=level,
+                cases=len(mine),
+                exact=sum(o.exact for o in mine),
+                over=sum(o.over for o in mine),
+                under=sum(o.under for o in mine),
+            )
+        )
     return Evaluation(outcomes=tuple(outcomes), rows=tuple(rows))
 
 

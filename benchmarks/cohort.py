@@ -109,16 +109,22 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per size (best kept)")
     args = parser.parse_args()
 
-    print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, "
-          f"{os.cpu_count()} cores (triage_frame is single-threaded)", flush=True)
+    print(
+        f"python {sys.version.split()[0]}, pandas {pd.__version__}, "
+        f"{os.cpu_count()} cores (triage_frame is single-threaded)",
+        flush=True,
+    )
     largest = max(args.sizes)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "export.csv")
         start = time.perf_counter()
         synthetic_frame(largest, seed=SEED, bad_fraction=0.001).to_csv(path, index=False)
-        print(f"wrote a {largest:,}-row synthetic export in {time.perf_counter() - start:.1f} s "
-              f"({os.path.getsize(path) / 1e6:.0f} MB CSV)", flush=True)
+        print(
+            f"wrote a {largest:,}-row synthetic export in {time.perf_counter() - start:.1f} s "
+            f"({os.path.getsize(path) / 1e6:.0f} MB CSV)",
+            flush=True,
+        )
         warm = read_export(path, nrows=1000)
         triage_frame(warm)  # build the rule plan once, as a long-running process would
         for n in sorted(args.sizes):
@@ -132,33 +138,61 @@ def main() -> int:
             loop = loop_rate(frame, min(args.sample, n))
             peak = peak_traced(frame)
             rate = n / best
-            rows.append({
-                "rows": n, "frame s": best, "rows/s": rate, "loop rows/s": loop,
-                "loop s (est.)": n / loop, "speed-up": rate / loop,
-                "input MB": input_bytes / 1e6, "peak MB": peak / 1e6,
-                "peak/input": peak / input_bytes,
-            })
-            print(f"  {n:>9,} rows: {best:6.2f} s, {rate:>9,.0f} rows/s, "
-                  f"loop {loop:,.0f} rows/s, peak {peak / 1e6:,.0f} MB", flush=True)
+            rows.append(
+                {
+                    "rows": n,
+                    "frame s": best,
+                    "rows/s": rate,
+                    "loop rows/s": loop,
+                    "loop s (est.)": n / loop,
+                    "speed-up": rate / loop,
+                    "input MB": input_bytes / 1e6,
+                    "peak MB": peak / 1e6,
+                    "peak/input": peak / input_bytes,
+                }
+            )
+            print(
+                f"  {n:>9,} rows: {best:6.2f} s, {rate:>9,.0f} rows/s, "
+                f"loop {loop:,.0f} rows/s, peak {peak / 1e6:,.0f} MB",
+                flush=True,
+            )
             del frame
     table = pd.DataFrame(rows).set_index("rows")
     print()
-    print(table.to_string(formatters={
-        "frame s": "{:.2f}".format, "rows/s": "{:,.0f}".format, "loop rows/s": "{:,.0f}".format,
-        "loop s (est.)": "{:,.0f}".format, "speed-up": "{:,.0f}x".format,
-        "input MB": "{:,.0f}".format, "peak MB": "{:,.0f}".format, "peak/input": "{:.2f}".format,
-    }))
+    print(
+        table.to_string(
+            formatters={
+                "frame s": "{:.2f}".format,
+                "rows/s": "{:,.0f}".format,
+                "loop rows/s": "{:,.0f}".format,
+                "loop s (est.)": "{:,.0f}".format,
+                "speed-up": "{:,.0f}x".format,
+                "input MB": "{:,.0f}".format,
+                "peak MB": "{:,.0f}".format,
+                "peak/input": "{:.2f}".format,
+            }
+        )
+    )
     print()
     ok = True
     if 1_000_000 in table.index:
         big = table.loc[1_000_000]
         checks = [
-            (f"1M rows under {TARGET_SECONDS_1M:g} s", big["frame s"] < TARGET_SECONDS_1M,
-             f"{big['frame s']:.2f} s"),
-            (f"at least {TARGET_SPEEDUP:g}x the per-row loop", big["speed-up"] >= TARGET_SPEEDUP,
-             f"{big['speed-up']:.0f}x"),
-            (f"peak memory under {TARGET_MEMORY_RATIO:g}x the input frame",
-             big["peak/input"] < TARGET_MEMORY_RATIO, f"{big['peak/input']:.2f}x"),
+            (
+                f"1M rows under {TARGET_SECONDS_1M:g} s",
+                big["frame s"] < TARGET_SECONDS_1M,
+                f"{big['frame s']:.2f} s",
+            ),
+            (
+                f"at least {TARGET_SPEEDUP:g}x the per-row loop",
+                big["speed-up"] >= TARGET_SPEEDUP,
+                f"{big['speed-up']:.0f}x",
+            ),
+            (
+                f"peak memory under {TARGET_MEMORY_RATIO:g}x the input frame",
+                big["peak/input"] < TARGET_MEMORY_RATIO,
+                f"{big['peak/input']:.2f}x",
+            ),
         ]
         for name, passed, value in checks:
             print(f"{'PASS' if passed else 'FAIL'}  {name}: {value}")

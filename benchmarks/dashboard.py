@@ -44,8 +44,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from aid import load_knowledge
 
@@ -53,8 +53,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 FIRST = ".aid-input-location input[type=checkbox]"
 #: Seconds to wait after Voila reports its pool filled (the notebook runs on for about a second).
@@ -63,20 +69,29 @@ SETTLE = 3.0
 IDLE_MS = 300
 
 TRIVIAL_NOTEBOOK = {
-    "cells": [{
-        "cell_type": "code", "execution_count": None, "id": "trivial", "metadata": {}, "outputs": [],
-        "source": [
-            "import ipywidgets as w\n",
-            "box = w.Checkbox(description='Lower back', indent=False)\n",
-            "card = w.HTML('')\n",
-            "box.add_class('aid-input-location'); card.add_class('aid-card-area')\n",
-            "box.observe(lambda c: setattr(card, 'value', \"<div class='banner-selfcare'>Self-care</div>\""
-            " if c['new'] else ''), names='value')\n",
-            "w.VBox([box, card])",
-        ],
-    }],
-    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "trivial",
+            "metadata": {},
+            "outputs": [],
+            "source": [
+                "import ipywidgets as w\n",
+                "box = w.Checkbox(description='Lower back', indent=False)\n",
+                "card = w.HTML('')\n",
+                "box.add_class('aid-input-location'); card.add_class('aid-card-area')\n",
+                "box.observe(lambda c: setattr(card, 'value', \"<div class='banner-selfcare'>Self-care</div>\""
+                " if c['new'] else ''), names='value')\n",
+                "w.VBox([box, card])",
+            ],
+        }
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 #: Measured in the page: click the last answer, resolve when the card shows the result.
@@ -143,15 +158,17 @@ def static_page() -> str:
             if q.kind == "multi":
                 inner = "".join(
                     f"<label><input type=checkbox value='{o}'>{html.escape(lab)}</label><br>"
-                    for o, lab in zip(q.options, q.option_labels)
+                    for o, lab in zip(q.options, q.option_labels, strict=True)
                 )
             elif q.kind == "choice":
                 inner = "".join(
                     f"<label><input type=radio name='{qid}' value='{o}'>{html.escape(lab)}</label><br>"
-                    for o, lab in zip(q.options, q.option_labels)
+                    for o, lab in zip(q.options, q.option_labels, strict=True)
                 )
             elif q.kind == "yesno":
-                inner = "".join(f"<button type=button>{b}</button>" for b in ("Yes", "No", "Not sure"))
+                inner = "".join(
+                    f"<button type=button>{b}</button>" for b in ("Yes", "No", "Not sure")
+                )
             elif q.kind == "scale":
                 inner = "".join(
                     f"<button type=button>{i}</button>"
@@ -164,7 +181,7 @@ def static_page() -> str:
                 f"<div class='aid-input aid-input-{qid}'>{inner}</div></div>"
             )
     return f"""<!DOCTYPE html><html><head><meta charset=utf-8><title>static form</title></head>
-<body><div style='display:flex'><form style='flex:1'>{''.join(parts)}</form>
+<body><div style='display:flex'><form style='flex:1'>{"".join(parts)}</form>
 <div class='aid-card-area' style='flex:1'></div></div>
 <script>
 const answered = {{}};
@@ -229,9 +246,18 @@ class VoilaServer(Server):
         self._log = self.log_path.open("w")
         env = dict(os.environ, AID_DB="off")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("voila")), f"--Voila.config_file_paths={ROOT}",
-             f"--port={port}", "--Voila.port_retries=0", str(notebook)],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(Path(sys.executable).with_name("voila")),
+                f"--Voila.config_file_paths={ROOT}",
+                f"--port={port}",
+                "--Voila.port_retries=0",
+                str(notebook),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         self.ready_for_next_load(0)
         with urllib.request.urlopen(self.url, timeout=60):
@@ -266,7 +292,10 @@ def prepare_answers(page, name: str) -> tuple[str, str]:
     if name == "voila-trivial":
         return (FIRST, ".aid-card-area .banner-selfcare")
     page.locator(FIRST).first.click()
-    for qid, value in (("duration-days", str(ANSWERS["duration_days"])), ("age", str(ANSWERS["age"]))):
+    for qid, value in (
+        ("duration-days", str(ANSWERS["duration_days"])),
+        ("age", str(ANSWERS["age"])),
+    ):
         field = page.locator(f".aid-input-{qid} input")
         field.fill(value)
         field.press("Tab")
@@ -290,7 +319,12 @@ def measure_load(context, server: Server) -> tuple[float, float]:
 
 
 def run(server: Server, browser, loads: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"cold usable": [], "cold card": [], "warm usable": [], "warm card": []}
+    out: dict[str, list[float]] = {
+        "cold usable": [],
+        "cold card": [],
+        "warm usable": [],
+        "warm card": [],
+    }
     done = 1 if isinstance(server, VoilaServer) else 0
     for _ in range(loads):
         context = browser.new_context()
@@ -338,10 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         factories: list[tuple[str, Callable[[], Server]]] = [
             ("static", lambda: StaticServer(work)),
             ("voila-trivial", lambda: VoilaServer("voila-trivial", trivial, work)),
-            ("dashboard", lambda: VoilaServer("dashboard", ROOT / "notebooks" / "dashboard.ipynb", work)),
+            (
+                "dashboard",
+                lambda: VoilaServer("dashboard", ROOT / "notebooks" / "dashboard.ipynb", work),
+            ),
         ]
         for name, factory in factories:
-            print(f"measuring {name} ({args.loads} cold + {args.loads} warm loads)...", file=sys.stderr)
+            print(
+                f"measuring {name} ({args.loads} cold + {args.loads} warm loads)...",
+                file=sys.stderr,
+            )
             server = factory()
             try:
                 results[name] = run(server, browser, args.loads)
@@ -349,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
         browser.close()
 
-    print(f"\nDashboard benchmark: {args.loads} loads each, headless Chromium, {os.cpu_count()} cores")
+    print(
+        f"\nDashboard benchmark: {args.loads} loads each, headless Chromium, {os.cpu_count()} cores"
+    )
     print("milliseconds: median / min / max;  ratio = dashboard median / baseline median\n")
     header = f"{'measure':<13} {'static':>22} {'voila-trivial':>22} {'dashboard':>22} {'x static':>9} {'x trivial':>9}"
     print(header)
@@ -366,12 +408,18 @@ def main(argv: list[str] | None = None) -> int:
 
     warm = stats(results["dashboard"]["warm usable"])[0]
     floor = stats(results["voila-trivial"]["warm usable"])[1]
-    card_gap = stats(results["dashboard"]["warm card"])[0] - stats(results["static"]["warm card"])[0]
+    card_gap = (
+        stats(results["dashboard"]["warm card"])[0] - stats(results["static"]["warm card"])[0]
+    )
     print("\nTargets")
-    print(f"  warm time to usable {warm:.0f} ms vs 1.2 x trivial Voila minimum {1.2 * floor:.0f} ms: "
-          f"{'met' if warm <= 1.2 * floor else 'NOT met'} ({warm / floor:.2f}x)")
-    print(f"  warm answer to card {card_gap:+.0f} ms vs static page (target within 30 ms): "
-          f"{'met' if card_gap <= 30 else 'NOT met'}")
+    print(
+        f"  warm time to usable {warm:.0f} ms vs 1.2 x trivial Voila minimum {1.2 * floor:.0f} ms: "
+        f"{'met' if warm <= 1.2 * floor else 'NOT met'} ({warm / floor:.2f}x)"
+    )
+    print(
+        f"  warm answer to card {card_gap:+.0f} ms vs static page (target within 30 ms): "
+        f"{'met' if card_gap <= 30 else 'NOT met'}"
+    )
     return 0
 
 

@@ -42,8 +42,10 @@ def single(path: Path, count: int) -> float:
 def parallel(path: Path, processes: int, each: int) -> float:
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(processes + 1), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(path), each, barrier, queue))
-             for _ in range(processes)]
+    procs = [
+        ctx.Process(target=_writer, args=(str(path), each, barrier, queue))
+        for _ in range(processes)
+    ]
     for p in procs:
         p.start()
     barrier.wait()
@@ -59,8 +61,10 @@ def parallel(path: Path, processes: int, each: int) -> float:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="aid-store-bench-") as tmp:
         folder = Path(tmp)
-        print(f"SQLite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPUs, "
-              f"Python {sys.version.split()[0]}")
+        print(
+            f"SQLite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPUs, "
+            f"Python {sys.version.split()[0]}"
+        )
         rate = single(folder / "single.sqlite3", 1000)
         print(f"1 process:   {rate:8.0f} appends/s ({1000 / rate:.2f} ms per append)")
         rate = parallel(folder / "parallel.sqlite3", 8, 500)

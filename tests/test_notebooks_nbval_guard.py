@@ -29,9 +29,24 @@ GUARDED = NOTEBOOKS / "vignette_review.ipynb"
 def run_nbval(notebook: Path) -> subprocess.CompletedProcess[str]:
     """``pytest --nbval`` on one notebook, with the flags ``make test`` uses."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-         "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider", "-q", notebook.name],
-        cwd=notebook.parent, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(SANITIZE),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            notebook.name,
+        ],
+        cwd=notebook.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -51,10 +66,22 @@ def execute_copy(folder: Path) -> Path:
     copy = folder / GUARDED.name
     shutil.copy(GUARDED, copy)
     subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.timeout=300", "--ExecutePreprocessor.store_widget_state=False",
-         str(copy)],
-        check=True, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--inplace",
+            "--ExecutePreprocessor.timeout=300",
+            "--ExecutePreprocessor.store_widget_state=False",
+            str(copy),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return copy
 

@@ -39,7 +39,9 @@ def _missing_required(result: Result, kb: Knowledge) -> str:
 
 def card_html(result: Result, kb: Knowledge, notes: str = "") -> str:
     """The whole card: urgency banner first, then why, causes, advice, safety-net, gaps, disclaimer."""
-    disclaimer = f"<p class='aid-disclaimer' style='color:#555;font-size:.85em'>{escape(DISCLAIMER)}</p>"
+    disclaimer = (
+        f"<p class='aid-disclaimer' style='color:#555;font-size:.85em'>{escape(DISCLAIMER)}</p>"
+    )
     if is_pending(result):
         return (
             "<div class='aid-card aid-card-pending'>"
@@ -55,12 +57,14 @@ def card_html(result: Result, kb: Knowledge, notes: str = "") -> str:
     why_none = (
         "<section class='aid-card-section' id='card-why'><h4>Why</h4><p>None of your answers so "
         "far is a warning sign.</p></section>"
-        if not result.reasons else ""
+        if not result.reasons
+        else ""
     )
     note = (
         "<section class='aid-card-section' id='card-notes'><h4>Your note for the doctor</h4>"
         f"<p class='aid-notes-echo' style='white-space:pre-wrap'>{escape(notes)}</p></section>"
-        if notes.strip() else ""
+        if notes.strip()
+        else ""
     )
     return (
         f"<div class='aid-card aid-card-{result.urgency.value}'>{banner_html(result.urgency)}"

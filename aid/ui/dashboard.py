@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+from collections.abc import Callable, Mapping
 from html import escape
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -81,7 +82,7 @@ class Dashboard:
         clock: Callable[[], _dt.datetime] | None = None,
     ):
         self._log_spec = log
-        self._clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self._clock = clock or (lambda: _dt.datetime.now(_dt.UTC))
         self.failed = False
         self.finished: Result | None = None
         self.summary_html: str | None = None
@@ -116,7 +117,8 @@ class Dashboard:
         self.questionnaire.notes.observe(self._on_notes, names="value")
 
         self._finish_button = widgets.Button(
-            description="Finish and get my summary", button_style="primary",
+            description="Finish and get my summary",
+            button_style="primary",
             layout=widgets.Layout(width="auto"),
             tooltip="Marks the questionnaire as complete and offers a summary to take to a doctor",
         )
@@ -129,10 +131,15 @@ class Dashboard:
         self._staff = widgets.HTML("")
         self._staff.add_class("aid-staff-notice")
 
-        finish = widgets.VBox([
-            widgets.HTML("<h3 class='aid-section'>Finish</h3>"),
-            self._finish_button, self._finish_message, self._download, self._staff,
-        ])
+        finish = widgets.VBox(
+            [
+                widgets.HTML("<h3 class='aid-section'>Finish</h3>"),
+                self._finish_button,
+                self._finish_message,
+                self._download,
+                self._staff,
+            ]
+        )
         left = widgets.VBox([self.questionnaire, finish], layout=widgets.Layout(flex="1 1 30em"))
         left.add_class("aid-left")
         right = widgets.VBox(
@@ -212,9 +219,7 @@ class Dashboard:
         """Recompute visibility, answers and the result from the widgets, and show them."""
         raw = self.questionnaire.raw_values()
         visible = visible_questions(self.kb.questions, raw)
-        answers = {
-            qid: value for qid, value in raw.items() if value is not None and visible[qid]
-        }
+        answers = {qid: value for qid, value in raw.items() if value is not None and visible[qid]}
         result = triage(answers, self.kb)
         self._visible = visible
         self.questionnaire.apply_visibility(visible)
@@ -252,7 +257,8 @@ class Dashboard:
             return
         if result.unanswered_required and result.urgency < Urgency.URGENT:
             prompts = "".join(
-                f"<li>{escape(self.kb.questions[q].prompt)}</li>" for q in result.unanswered_required
+                f"<li>{escape(self.kb.questions[q].prompt)}</li>"
+                for q in result.unanswered_required
             )
             self._finish_message.value = (
                 "<div class='aid-finish-missing' role='alert'>Please answer these questions "
@@ -295,7 +301,8 @@ class Dashboard:
             self.staff_notice = STAFF_NOT_SAVED
         self._staff.value = (
             f"<small class='aid-staff' style='color:#555'>{escape(self.staff_notice)}</small>"
-            if self.staff_notice else ""
+            if self.staff_notice
+            else ""
         )
 
     def _resolve_log(self) -> Any:

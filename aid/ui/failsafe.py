@@ -18,8 +18,9 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Callable
 from html import escape
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..report import EMERGENCY_SIGNS
 

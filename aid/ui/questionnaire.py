@@ -22,9 +22,10 @@ widget value (it comes back if the question reappears) but its answer is not sen
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from html import escape
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import ipywidgets as widgets
 import traitlets
@@ -65,7 +66,8 @@ def shared(key: str, factory: Callable[[], widgets.Widget]) -> Any:
 def html_widget(value: str) -> widgets.HTML:
     """Static text: an HTML widget with the shared look."""
     return widgets.HTML(
-        value, layout=shared("html-layout", widgets.Layout),
+        value,
+        layout=shared("html-layout", widgets.Layout),
         style=shared("html-style", HTMLStyle),
     )
 
@@ -103,11 +105,13 @@ class CheckboxGroup(_SyncGuard, widgets.VBox):
         self.options = tuple(options)
         self.boxes = {
             opt: widgets.Checkbox(
-                value=False, description=label, indent=False,
+                value=False,
+                description=label,
+                indent=False,
                 layout=shared("checkbox-layout", lambda: widgets.Layout(width="auto")),
                 style=shared("checkbox-style", CheckboxStyle),
             )
-            for opt, label in zip(options, labels)
+            for opt, label in zip(options, labels, strict=True)
         }
         self.on_error: Callable[[BaseException], None] | None = None
         kwargs.setdefault("layout", shared("box-layout", widgets.Layout))
@@ -169,8 +173,10 @@ class NumberField(_SyncGuard, widgets.VBox):
         unit = f" {question.unit}" if question.unit else ""
         self.allowed = allowed_text(question)  # the same words as the engine's AnswerError
         self.text = widgets.Text(
-            value="", placeholder=f"{self.minimum:g} to {self.maximum:g}{unit}",
-            continuous_update=False, layout=widgets.Layout(width="14em"),
+            value="",
+            placeholder=f"{self.minimum:g} to {self.maximum:g}{unit}",
+            continuous_update=False,
+            layout=widgets.Layout(width="14em"),
         )
         self.text.add_class("aid-number")
         self.error = html_widget("")
@@ -201,7 +207,8 @@ class NumberField(_SyncGuard, widgets.VBox):
         self.error.value = (
             f"<span class='aid-input-error' style='color:#b00020'>{message} "
             f"Please enter {escape(self.allowed)}.</span>"
-            if message else ""
+            if message
+            else ""
         )
         with self._sync():
             self.value = number
@@ -226,13 +233,15 @@ def make_input(question: Question) -> widgets.Widget:
     """The input widget for one question, starting unanswered."""
     if question.kind == "yesno":
         widget: widgets.Widget = widgets.ToggleButtons(
-            options=[("Yes", "yes"), ("No", "no"), ("Not sure", UNSURE)], value=None,
+            options=[("Yes", "yes"), ("No", "no"), ("Not sure", UNSURE)],
+            value=None,
             style=shared("yesno-style", lambda: widgets.ToggleButtonsStyle(button_width="6em")),
             layout=shared("input-layout", widgets.Layout),
         )
     elif question.kind == "choice":
         widget = widgets.RadioButtons(
-            options=list(zip(question.option_labels, question.options)), value=None,
+            options=list(zip(question.option_labels, question.options, strict=True)),
+            value=None,
             layout=shared("radio-layout", lambda: widgets.Layout(width="auto")),
             style=shared("radio-style", DescriptionStyle),
         )
@@ -242,7 +251,8 @@ def make_input(question: Question) -> widgets.Widget:
         assert question.minimum is not None and question.maximum is not None
         points = range(int(question.minimum), int(question.maximum) + 1)
         widget = widgets.ToggleButtons(
-            options=[(str(i), i) for i in points], value=None,
+            options=[(str(i), i) for i in points],
+            value=None,
             style=shared("scale-style", lambda: widgets.ToggleButtonsStyle(button_width="2.6em")),
             layout=shared("input-layout", widgets.Layout),
         )
@@ -264,9 +274,7 @@ def answer_of(question: Question, value: Any) -> Any:
     return value
 
 
-def visible_questions(
-    questions: Mapping[str, Question], raw: Mapping[str, Any]
-) -> dict[str, bool]:
+def visible_questions(questions: Mapping[str, Question], raw: Mapping[str, Any]) -> dict[str, bool]:
     """Which questions are asked, given the current (raw, per-question) answers.
 
     A question is visible when its ``enable_when`` holds on the answers of the *visible*
@@ -319,8 +327,10 @@ class Questionnaire(widgets.VBox):
                 self.parts[q.id] = self._question_parts(q)
                 children.extend(self.parts[q.id])
         self.notes = widgets.Textarea(
-            value="", placeholder="Anything else you want the doctor to know (optional)",
-            continuous_update=False, layout=widgets.Layout(width="95%", height="5em"),
+            value="",
+            placeholder="Anything else you want the doctor to know (optional)",
+            continuous_update=False,
+            layout=widgets.Layout(width="95%", height="5em"),
         )
         self.notes.add_class("aid-notes")
         children += [
@@ -339,14 +349,19 @@ class Questionnaire(widgets.VBox):
         mark = (
             " <span class='aid-required' title='required' style='color:#b00020'>*</span>"
             "<span class='aid-sr-only' style='position:absolute;left:-9999px'> (required)</span>"
-            if q.required else ""
+            if q.required
+            else ""
         )
-        unit = f" <span class='aid-unit' style='color:#555'>({escape(q.unit)})</span>" if (
-            q.unit and q.kind == "number"
-        ) else ""
+        unit = (
+            f" <span class='aid-unit' style='color:#555'>({escape(q.unit)})</span>"
+            if (q.unit and q.kind == "number")
+            else ""
+        )
         prompt = f"<div class='aid-prompt'><b>{escape(q.prompt)}</b>{unit}{mark}</div>"
         if q.help:
-            prompt += f"<div class='aid-help' style='color:#555;font-size:.9em'>{escape(q.help)}</div>"
+            prompt += (
+                f"<div class='aid-help' style='color:#555;font-size:.9em'>{escape(q.help)}</div>"
+            )
         self.prompts[q.id] = prompt
         label = html_widget(prompt)
         label.add_class(f"aid-prompt-{_css_id(q.id)}")

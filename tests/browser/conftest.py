@@ -17,9 +17,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -28,8 +28,14 @@ NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 #: The first question is usable once its checkboxes are on the page.
 FIRST_QUESTION = ".aid-input-location input[type=checkbox]"
@@ -40,8 +46,11 @@ def voila_command(port: int) -> list[str]:
     """The same invocation as ``make dashboard`` (Makefile VOILA_ARGS), on another port."""
     voila = Path(sys.executable).with_name("voila")
     return [
-        str(voila), f"--Voila.config_file_paths={ROOT}", f"--port={port}",
-        "--Voila.port_retries=0", str(NOTEBOOK.relative_to(ROOT)),
+        str(voila),
+        f"--Voila.config_file_paths={ROOT}",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        str(NOTEBOOK.relative_to(ROOT)),
     ]
 
 
@@ -91,12 +100,20 @@ def voila(tmp_path_factory) -> Iterator[VoilaServer]:
     log_path = work / "voila.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            voila_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            voila_command(port),
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     server = VoilaServer(
-        url=f"http://127.0.0.1:{port}/", log_path=log_path, db_path=work / "encounters.sqlite3",
-        marker_dir=work, process=process,
+        url=f"http://127.0.0.1:{port}/",
+        log_path=log_path,
+        db_path=work / "encounters.sqlite3",
+        marker_dir=work,
+        process=process,
     )
     try:
         _wait_ready(server)

@@ -58,7 +58,7 @@ def type_number(page, qid: str, value: str) -> None:
 
 def label_of(qid: str, option: str) -> str:
     q = KB.questions[qid]
-    return dict(zip(q.options, q.option_labels))[option]
+    return dict(zip(q.options, q.option_labels, strict=True))[option]
 
 
 def answer_benign(page) -> None:
@@ -106,7 +106,9 @@ def test_a_red_flag_shows_the_emergency_banner_at_once(page, qid):
     elapsed = time.perf_counter() - start
     assert Urgency.EMERGENCY.action in banner.inner_text()
     box = banner.bounding_box()
-    assert box is not None and 0 <= box["y"] < 900, "the banner must be on screen where the person is"
+    assert box is not None and 0 <= box["y"] < 900, (
+        "the banner must be on screen where the person is"
+    )
     # before the rest is finished: the required questions are still unanswered
     assert "Still to answer" in card_text(page)
     assert elapsed < AT_ONCE_MS / 1000
@@ -154,9 +156,12 @@ def test_the_whole_questionnaire_can_be_completed_with_the_keyboard(page):
     """Tab through every visible control and answer with Space, Enter and typing only."""
     numbers = {"duration-days": "2", "age": "29"}
     radios = {
-        "onset": label_of("onset", "gradual"), "course": label_of("course", "same"),
-        "injury": label_of("injury", "lifting"), "radiates": label_of("radiates", "no"),
-        "sex": label_of("sex", "male"), "vomiting": label_of("vomiting", "no"),
+        "onset": label_of("onset", "gradual"),
+        "course": label_of("course", "same"),
+        "injury": label_of("injury", "lifting"),
+        "radiates": label_of("radiates", "no"),
+        "sex": label_of("sex", "male"),
+        "vomiting": label_of("vomiting", "no"),
         "selfcare-tried": label_of("selfcare_tried", "no"),
     }
     answered: set[str] = set()
@@ -244,7 +249,7 @@ def test_download_holds_the_summary_and_the_encounter_is_logged(page, voila):
     download.save_as(ARTIFACTS / "summary.html")
     summary = (ARTIFACTS / "summary.html").read_text(encoding="utf-8")
     assert summary.startswith("<!DOCTYPE html>") and "<script" not in summary
-    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     assert f"Date: {today}" in summary
     version = re.search(r"Knowledge base version ([0-9a-f]{12})", summary)
     assert version, "the summary must name the knowledge-base version"
@@ -281,7 +286,9 @@ def test_a_failing_encounter_log_is_logged_on_the_server_not_shown(page, voila):
         while str(db) not in voila.log_text()[log_start:] and time.monotonic() < deadline:
             time.sleep(0.1)
         server_log = voila.log_text()[log_start:]
-        assert "encounter log failed" in server_log and "Traceback" in server_log, server_log[-3000:]
+        assert "encounter log failed" in server_log and "Traceback" in server_log, server_log[
+            -3000:
+        ]
         assert str(db) in server_log, f"the server log must name the path: {server_log[-3000:]}"
     finally:
         db.rmdir()
@@ -298,8 +305,13 @@ def test_the_page_holds_no_notebook_source(page, voila):
     assert source not in page.content()
     with urllib.request.urlopen(voila.url) as response:
         assert source not in response.read().decode("utf-8")
-    for path in ("voila/files/dashboard.ipynb", "voila/tree", "api/contents/dashboard.ipynb",
-                 "voila/render/dashboard.ipynb", "files/dashboard.ipynb"):
+    for path in (
+        "voila/files/dashboard.ipynb",
+        "voila/tree",
+        "api/contents/dashboard.ipynb",
+        "voila/render/dashboard.ipynb",
+        "files/dashboard.ipynb",
+    ):
         try:
             with urllib.request.urlopen(voila.url + path) as response:
                 body, status = response.read().decode("utf-8", "replace"), response.status
@@ -363,7 +375,9 @@ def test_execute_request_over_the_kernel_websocket_does_not_run_code(browser, vo
         marker = voila.marker_dir / "executed.marker"
         code = f"open({str(marker)!r}, 'w').write('ran')"
         outcome = page.evaluate(SEND_OVER_KERNEL_SOCKET, [kernel_urls[0], code])
-        assert outcome["channelWorks"], f"no kernel_info_reply: the test would prove nothing {outcome}"
+        assert outcome["channelWorks"], (
+            f"no kernel_info_reply: the test would prove nothing {outcome}"
+        )
         assert "execute_reply" not in outcome["replies"]
         assert not marker.exists(), "an execute_request from the page ran code in the kernel"
         assert re.search(r"execute_request.*not allowed", voila.log_text())

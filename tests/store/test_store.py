@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -62,11 +62,12 @@ def log(tmp_path) -> EncounterLog:
 
 # -- writing and reading back ---------------------------------------------------------------
 
+
 def test_append_then_get_returns_exactly_what_was_written(log, cases, results):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     notes = "Pain <b>worse</b> at night & \"sharp\"\nsecond line; naïve café ✓ 'quote'"
     new_id = log.append(cases["emergency"], results["emergency"], notes=notes, subject="P-0042")
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
 
     got = log.get(new_id)
     assert isinstance(got, Encounter)
@@ -131,7 +132,17 @@ def test_pseudonymous_subjects_are_accepted(log, results, subject):
 
 @pytest.mark.parametrize(
     "subject",
-    ["jane.doe@example.org", "Jane Doe", "+44 7700 900123", "P-1\t", "", "x" * 65, "Zoë", "P/1", 42],
+    [
+        "jane.doe@example.org",
+        "Jane Doe",
+        "+44 7700 900123",
+        "P-1\t",
+        "",
+        "x" * 65,
+        "Zoë",
+        "P/1",
+        42,
+    ],
 )
 def test_names_and_contact_details_are_refused_and_not_echoed(log, results, subject):
     with pytest.raises(StoreError, match="names and contact details must not be stored") as err:
@@ -150,14 +161,24 @@ def test_notes_must_be_text(log, results):
 
 # -- the file itself --------------------------------------------------------------------------
 
+
 def test_file_is_wal_with_schema_version_table(log, cases, results):
     log.append(cases["soon"], results["soon"])
     con = raw(log.path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     columns = [r[1] for r in con.execute("PRAGMA table_info(encounters)")]
-    assert columns == ["id", "created_utc", "subject", "urgency", "kb_version", "aid_version",
-                       "answers_json", "result_json", "notes"]
+    assert columns == [
+        "id",
+        "created_utc",
+        "subject",
+        "urgency",
+        "kb_version",
+        "aid_version",
+        "answers_json",
+        "result_json",
+        "notes",
+    ]
 
 
 def test_triggers_make_the_table_append_only(log, cases, results):
@@ -194,6 +215,7 @@ def test_partial_or_invalid_json_cannot_be_written_even_behind_the_api(log, case
 
 
 # -- failures: every one a StoreError naming the path -------------------------------------------
+
 
 def test_parent_that_is_a_file_is_a_clear_error(tmp_path):
     blocker = tmp_path / "not-a-folder"
@@ -279,7 +301,7 @@ def test_damaged_pages_are_a_store_error_not_a_sqlite_error(tmp_path, cases, res
     page = 4096
     assert len(data) > 8 * page
     for start in range(2 * page, len(data), page):  # keep page 1 (schema), smash the b-tree pages
-        data[start:start + 64] = b"\xff" * 64
+        data[start : start + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="not a SQLite database or is damaged") as err:
         EncounterLog(path).to_frame()
@@ -293,7 +315,9 @@ def test_lock_held_longer_than_the_busy_timeout_is_a_clear_error(tmp_path, cases
     other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
     try:
         started = time.monotonic()
-        with pytest.raises(StoreError, match=r"locked by another program for longer than 0\.3 s") as err:
+        with pytest.raises(
+            StoreError, match=r"locked by another program for longer than 0\.3 s"
+        ) as err:
             log.append(cases["urgent"], results["urgent"])
         waited = time.monotonic() - started
         assert str(log.path) in str(err.value)
@@ -325,6 +349,7 @@ def test_export_refuses_a_missing_log_without_creating_it(tmp_path):
 
 # -- schema versions ------------------------------------------------------------------------
 
+
 def _make_v0(path: Path, results, rows=3, bad_json=False) -> None:
     """The pre-release layout: schema_version holding 0; encounters without notes, checks or
     triggers."""
@@ -342,8 +367,15 @@ def _make_v0(path: Path, results, rows=3, bad_json=False) -> None:
         con.execute(
             "INSERT INTO encounters (created_utc, subject, urgency, kb_version, aid_version,"
             " answers_json, result_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (f"2025-01-0{i + 1}T09:00:00.000Z", f"OLD-{i}", "urgent", "oldkb", "0.0.1",
-             json.dumps(result.answers), "{broken" if bad_json and i == 1 else json.dumps(result.to_dict())),
+            (
+                f"2025-01-0{i + 1}T09:00:00.000Z",
+                f"OLD-{i}",
+                "urgent",
+                "oldkb",
+                "0.0.1",
+                json.dumps(result.answers),
+                "{broken" if bad_json and i == 1 else json.dumps(result.to_dict()),
+            ),
         )
     con.close()
 
@@ -353,12 +385,20 @@ def test_version_0_log_is_migrated_forward_keeping_every_row(tmp_path, cases, re
     _make_v0(path, results)
     log = EncounterLog(path)
     con = raw(path)
-    assert [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY version")] == [0, 1]
+    assert [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY version")] == [
+        0,
+        1,
+    ]
     assert "notes" in [r[1] for r in con.execute("PRAGMA table_info(encounters)")]
     old = log.get(2)
-    assert (old.subject, old.kb_version, old.aid_version, old.notes) == ("OLD-1", "oldkb", "0.0.1", "")
+    assert (old.subject, old.kb_version, old.aid_version, old.notes) == (
+        "OLD-1",
+        "oldkb",
+        "0.0.1",
+        "",
+    )
     assert old.result == json.loads(json.dumps(results["urgent"].to_dict()))
-    assert old.created_utc == datetime(2025, 1, 2, 9, tzinfo=timezone.utc)
+    assert old.created_utc == datetime(2025, 1, 2, 9, tzinfo=UTC)
     assert log.append(cases["soon"], results["soon"], notes="after migration") == 4
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         con.execute("DELETE FROM encounters WHERE id = 1")
@@ -399,9 +439,13 @@ def test_newer_schema_is_refused_with_the_promised_message(tmp_path, cases, resu
 def test_unknown_older_schema_is_refused(tmp_path, version):
     path = tmp_path / "odd.sqlite3"
     con = raw(path)
-    con.executescript(f"CREATE TABLE schema_version (version INTEGER); INSERT INTO schema_version VALUES ({version});")
+    con.executescript(
+        f"CREATE TABLE schema_version (version INTEGER); INSERT INTO schema_version VALUES ({version});"
+    )
     con.close()
-    with pytest.raises(StoreError, match=f"schema {version} is not one this version can read or migrate") as err:
+    with pytest.raises(
+        StoreError, match=f"schema {version} is not one this version can read or migrate"
+    ) as err:
         EncounterLog(path)
     assert str(path) in str(err.value)
 
@@ -426,6 +470,7 @@ def test_some_other_sqlite_database_is_refused_and_left_alone(tmp_path):
 
 
 # -- frames for the clinician notebook ------------------------------------------------------
+
 
 def test_to_frame_has_one_parsed_row_per_encounter(log, cases, results):
     log.append(cases["selfcare"], results["selfcare"], subject="P-1")
@@ -457,27 +502,47 @@ def _frame(rows: list[tuple[str, str]]) -> pd.DataFrame:
     """A to_frame()-shaped frame with chosen times and urgencies (times cannot be chosen through
     the API: the log stamps them itself)."""
     reasons = {"emergency": [{"rule_id": "RF-X", "reason": "Reason in words."}]}
-    return pd.DataFrame({
-        "id": range(1, len(rows) + 1),
-        "created_utc": pd.to_datetime([t for t, _ in rows], utc=True),
-        "subject": None, "urgency": [u for _, u in rows], "kb_version": "k", "aid_version": "v",
-        "reasons": ["RF-X" if u == "emergency" else "" for _, u in rows], "top_cause": "",
-        "notes": [f"note {i}" for i in range(len(rows))], "answers_json": "{}",
-        "result_json": [json.dumps({"reasons": reasons.get(u, [])}) for _, u in rows],
-    })
+    return pd.DataFrame(
+        {
+            "id": range(1, len(rows) + 1),
+            "created_utc": pd.to_datetime([t for t, _ in rows], utc=True),
+            "subject": None,
+            "urgency": [u for _, u in rows],
+            "kb_version": "k",
+            "aid_version": "v",
+            "reasons": ["RF-X" if u == "emergency" else "" for _, u in rows],
+            "top_cause": "",
+            "notes": [f"note {i}" for i in range(len(rows))],
+            "answers_json": "{}",
+            "result_json": [json.dumps({"reasons": reasons.get(u, [])}) for _, u in rows],
+        }
+    )
 
 
 def test_per_day_urgency_counts_each_level_per_day_including_empty_days():
-    frame = _frame([
-        ("2026-03-01T08:00:00Z", "selfcare"), ("2026-03-01T23:59:59Z", "emergency"),
-        ("2026-03-01T12:00:00Z", "selfcare"), ("2026-03-03T00:00:00Z", "urgent"),
-        ("2026-03-03T10:00:00Z", "soon"),
-    ])
+    frame = _frame(
+        [
+            ("2026-03-01T08:00:00Z", "selfcare"),
+            ("2026-03-01T23:59:59Z", "emergency"),
+            ("2026-03-01T12:00:00Z", "selfcare"),
+            ("2026-03-03T00:00:00Z", "urgent"),
+            ("2026-03-03T10:00:00Z", "soon"),
+        ]
+    )
     table = per_day_urgency(frame)
-    assert list(table.columns) == list(URGENCY_LEVELS) == ["emergency", "urgent", "soon", "selfcare"]
-    assert [d.strftime("%Y-%m-%d") for d in table.index] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert (
+        list(table.columns) == list(URGENCY_LEVELS) == ["emergency", "urgent", "soon", "selfcare"]
+    )
+    assert [d.strftime("%Y-%m-%d") for d in table.index] == [
+        "2026-03-01",
+        "2026-03-02",
+        "2026-03-03",
+    ]
     assert table.to_dict("list") == {
-        "emergency": [1, 0, 0], "urgent": [0, 0, 1], "soon": [0, 0, 1], "selfcare": [2, 0, 0],
+        "emergency": [1, 0, 0],
+        "urgent": [0, 0, 1],
+        "soon": [0, 0, 1],
+        "selfcare": [2, 0, 0],
     }
     assert all(str(t) == "int64" for t in table.dtypes)
     assert int(table.to_numpy().sum()) == len(frame)
@@ -500,7 +565,14 @@ def test_emergencies_lists_only_emergencies_newest_first_with_reasons_in_words(l
     log.append(cases["urgent"], results["urgent"])
     log.append(cases["emergency_several"], results["emergency_several"], notes="came by taxi")
     table = emergencies(log.to_frame())
-    assert list(table.columns) == ["id", "created_utc", "subject", "rule_ids", "reason_text", "notes"]
+    assert list(table.columns) == [
+        "id",
+        "created_utc",
+        "subject",
+        "rule_ids",
+        "reason_text",
+        "notes",
+    ]
     assert table["id"].tolist() == [3, 1]
     several = results["emergency_several"]
     assert table["rule_ids"][0] == ";".join(several.fired_rule_ids)
@@ -520,15 +592,25 @@ def test_free_text_is_stored_as_typed_and_rendered_escaped(log, cases, results):
 
 
 def test_export_frame_neutralises_spreadsheet_formulas_only(log, cases, results):
-    for notes in ("=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "plain", "a=b"):
-        log.append(cases["soon"], results["soon"], notes=notes, subject="-A1" if notes == "-2" else None)
+    for notes in ('=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "plain", "a=b"):
+        log.append(
+            cases["soon"], results["soon"], notes=notes, subject="-A1" if notes == "-2" else None
+        )
     out = export_frame(log.to_frame())
-    assert out["notes"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "plain", "a=b"]
+    assert out["notes"].tolist() == [
+        '\'=HYPERLINK("http://x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "plain",
+        "a=b",
+    ]
     assert out["subject"][2] == "'-A1"
     assert all(t.endswith("Z") and len(t) == 24 for t in out["created_utc"])
 
 
 # -- where the log lives --------------------------------------------------------------------
+
 
 def test_default_path_is_var_in_the_checkout_and_git_ignored():
     assert DEFAULT_PATH == ROOT / "var" / "encounters.sqlite3"
@@ -556,17 +638,19 @@ def test_importing_aid_or_aid_store_does_not_import_pandas():
 
 # -- the CLI --------------------------------------------------------------------------------
 
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "AID_DB"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "aid", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "aid", *args], capture_output=True, text=True, cwd=ROOT, env=full_env
+    )
 
 
 def test_cli_exports_every_encounter_to_stdout_and_to_a_file(tmp_path, cases, results):
     path = tmp_path / "log.sqlite3"
     log = EncounterLog(path)
-    log.append(cases["emergency"], results["emergency"], subject="P-9", notes="line1\nline2, \"q\"")
+    log.append(cases["emergency"], results["emergency"], subject="P-9", notes='line1\nline2, "q"')
     log.append(cases["soon"], results["soon"])
 
     out = _cli("log", "export", "-", env={"AID_DB": str(path)})
@@ -576,9 +660,11 @@ def test_cli_exports_every_encounter_to_stdout_and_to_a_file(tmp_path, cases, re
     assert frame["id"].tolist() == [1, 2]
     assert frame["urgency"].tolist() == ["emergency", "soon"]
     assert frame["subject"].tolist() == ["P-9", ""]
-    assert frame["notes"][0] == "line1\nline2, \"q\""
+    assert frame["notes"][0] == 'line1\nline2, "q"'
     assert frame["reasons"].tolist() == ["RF-CES-SADDLE", "RF-SCIATICA-ONE"]
-    assert json.loads(frame["result_json"][0]) == json.loads(json.dumps(results["emergency"].to_dict()))
+    assert json.loads(frame["result_json"][0]) == json.loads(
+        json.dumps(results["emergency"].to_dict())
+    )
 
     target = tmp_path / "out.csv"
     out = _cli("log", "export", str(target), "--db", str(path), env={"AID_DB": "off"})
@@ -587,11 +673,14 @@ def test_cli_exports_every_encounter_to_stdout_and_to_a_file(tmp_path, cases, re
     assert "wrote 2 encounters" in out.stderr
 
 
-@pytest.mark.parametrize("setup, expected", [
-    ("missing", "no encounter log here"),
-    ("garbage", "not a SQLite database or is damaged"),
-    ("off", "disabled (AID_DB=off)"),
-])
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        ("missing", "no encounter log here"),
+        ("garbage", "not a SQLite database or is damaged"),
+        ("off", "disabled (AID_DB=off)"),
+    ],
+)
 def test_cli_failures_exit_2_with_a_message_naming_the_path(tmp_path, setup, expected):
     path = tmp_path / "log.sqlite3"
     if setup == "garbage":

@@ -47,7 +47,9 @@ def _writer(path: str, worker: int, barrier, queue) -> None:
         ids = []
         for i in range(PER_WORKER):
             k = (worker + i) % len(VARIANTS)
-            ids.append(log.append(VARIANTS[k], results[k], notes=f"w{worker}-{i}", subject=f"W{worker}"))
+            ids.append(
+                log.append(VARIANTS[k], results[k], notes=f"w{worker}-{i}", subject=f"W{worker}")
+            )
         # what this writer wrote, so the check does not depend on the knowledge base staying
         # unchanged between this process and the parent
         written = [json.loads(json.dumps(r.to_dict())) for r in results]
@@ -60,7 +62,9 @@ def test_eight_processes_appending_at_once_keep_every_row(tmp_path):
     path = tmp_path / "log.sqlite3"
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(path), w, barrier, queue)) for w in range(WORKERS)]
+    procs = [
+        ctx.Process(target=_writer, args=(str(path), w, barrier, queue)) for w in range(WORKERS)
+    ]
     for p in procs:
         p.start()
     reports = [queue.get(timeout=180) for _ in procs]
@@ -127,8 +131,13 @@ def _kill_round(
     the (id, i) it reported and whether the kill left a WAL behind (it was killed inside a write,
     not between two)."""
     code = _KILL_CHILD.format(variants=repr(VARIANTS))
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path), str(round_)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(round_)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     guard = threading.Timer(60, proc.kill)  # never hang the suite if the child stalls
     guard.start()
     try:
@@ -167,8 +176,9 @@ def test_sigkill_mid_run_leaves_every_committed_row_and_no_partial_one(tmp_path)
         # the file is sound before the log code touches it (opening it recovers the WAL)
         con = sqlite3.connect(path)
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        rows = con.execute("SELECT id, notes, result_json, answers_json FROM encounters "
-                           "ORDER BY id").fetchall()
+        rows = con.execute(
+            "SELECT id, notes, result_json, answers_json FROM encounters ORDER BY id"
+        ).fetchall()
         con.close()
 
         for row_id, i in reported:
@@ -182,7 +192,9 @@ def test_sigkill_mid_run_leaves_every_committed_row_and_no_partial_one(tmp_path)
         unreported = sorted(set(ids) - set(committed))
         assert len(unreported) <= 1, unreported
         if unreported:
-            assert unreported[0] == max(ids) and rows[-1][1].startswith(f"r{round_}-{len(reported)}-")
+            assert unreported[0] == max(ids) and rows[-1][1].startswith(
+                f"r{round_}-{len(reported)}-"
+            )
             committed[unreported[0]] = (round_, len(reported))
         assert ids == list(range(1, len(ids) + 1))
 

@@ -22,8 +22,12 @@ from aid.store import EncounterLog, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
-    "created_utc": "2025-01-02T09:00:00.000Z", "subject": "P-1", "urgency": "urgent",
-    "kb_version": "abcdef123456", "aid_version": "0.1.0", "answers_json": '{"fever": "yes"}',
+    "created_utc": "2025-01-02T09:00:00.000Z",
+    "subject": "P-1",
+    "urgency": "urgent",
+    "kb_version": "abcdef123456",
+    "aid_version": "0.1.0",
+    "answers_json": '{"fever": "yes"}',
     "result_json": json.dumps({"reasons": [{"rule_id": "RF-X", "reason": "why"}], "causes": []}),
     "notes": "",
 }
@@ -35,9 +39,7 @@ def log_with(tmp_path: Path, cases, results, **columns) -> Path:
     EncounterLog(path).append(cases["urgent"], results["urgent"])
     row = {**GOOD, **columns}
     names = ", ".join(row)
-    values = ", ".join(
-        v.sql if isinstance(v, Sql) else "?" for v in row.values()
-    )
+    values = ", ".join(v.sql if isinstance(v, Sql) else "?" for v in row.values())
     params = [v for v in row.values() if not isinstance(v, Sql)]
     con = sqlite3.connect(path, isolation_level=None)
     try:
@@ -54,26 +56,33 @@ class Sql:
         self.sql = sql
 
 
-@pytest.mark.parametrize("columns, message", [
-    # the three reproductions in the issue
-    ({"created_utc": "yesterday at 9"}, "created_utc 'yesterday at 9' is not a time"),
-    ({"result_json": "[]"}, "result_json is a JSON list, not an object"),
-    ({"result_json": '{"reasons": [1], "causes": []}'},
-     "result_json reasons[0] is not an object with text rule_id and reason"),
-    # the same family
-    ({"created_utc": "2025-13-45T09:00:00.000Z"}, "is not a real date and time"),
-    ({"created_utc": "2025-01-02 09:00:00"}, "is not a time as YYYY-MM-DDTHH:MM:SS.mmmZ"),
-    ({"result_json": "{}"}, "result_json has no list of reasons"),
-    ({"result_json": '{"reasons": [], "causes": [{"cause_id": 5}]}'}, "causes[0]"),
-    ({"answers_json": "[1, 2]"}, "answers_json is a JSON list, not an object"),
-    ({"notes": Sql("X'00FF'")}, "notes is stored as 'blob', not text"),
-    ({"kb_version": Sql("X'0102'")}, "kb_version is stored as 'blob', not text"),
-    ({"kb_version": ""}, "kb_version '' is not a version"),
-    ({"aid_version": "v" * 500}, "aid_version 'vvvv"),
-    ({"created_utc": Sql("CAST(X'FF' AS TEXT)")}, "created_utc is not UTF-8 text"),
-    ({"result_json": '{"reasons": ' + "[" * 900 + "]" * 900 + ', "causes": []}'},
-     "reasons[0] is not an object"),
-])
+@pytest.mark.parametrize(
+    "columns, message",
+    [
+        # the three reproductions in the issue
+        ({"created_utc": "yesterday at 9"}, "created_utc 'yesterday at 9' is not a time"),
+        ({"result_json": "[]"}, "result_json is a JSON list, not an object"),
+        (
+            {"result_json": '{"reasons": [1], "causes": []}'},
+            "result_json reasons[0] is not an object with text rule_id and reason",
+        ),
+        # the same family
+        ({"created_utc": "2025-13-45T09:00:00.000Z"}, "is not a real date and time"),
+        ({"created_utc": "2025-01-02 09:00:00"}, "is not a time as YYYY-MM-DDTHH:MM:SS.mmmZ"),
+        ({"result_json": "{}"}, "result_json has no list of reasons"),
+        ({"result_json": '{"reasons": [], "causes": [{"cause_id": 5}]}'}, "causes[0]"),
+        ({"answers_json": "[1, 2]"}, "answers_json is a JSON list, not an object"),
+        ({"notes": Sql("X'00FF'")}, "notes is stored as 'blob', not text"),
+        ({"kb_version": Sql("X'0102'")}, "kb_version is stored as 'blob', not text"),
+        ({"kb_version": ""}, "kb_version '' is not a version"),
+        ({"aid_version": "v" * 500}, "aid_version 'vvvv"),
+        ({"created_utc": Sql("CAST(X'FF' AS TEXT)")}, "created_utc is not UTF-8 text"),
+        (
+            {"result_json": '{"reasons": ' + "[" * 900 + "]" * 900 + ', "causes": []}'},
+            "reasons[0] is not an object",
+        ),
+    ],
+)
 def test_a_row_the_aid_never_writes_is_a_store_error_naming_its_id(
     tmp_path, cases, results, columns, message
 ):
@@ -104,7 +113,10 @@ def test_export_of_a_zero_byte_file_exits_2_and_leaves_it_zero_bytes(tmp_path):
     path.write_bytes(b"")
     done = subprocess.run(
         [sys.executable, "-m", "aid", "log", "export", "-", "--db", str(path)],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "holds no encounter log (0 bytes, no tables); it was left unchanged" in done.stderr

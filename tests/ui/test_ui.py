@@ -24,12 +24,12 @@ import aid.ui.dashboard as ui_dashboard
 from aid import Urgency, load_knowledge
 from aid.knowledge import Question
 from aid.report import DISCLAIMER
-from aid.ui import Dashboard, WARNING_SIGNS, visible_questions
+from aid.ui import WARNING_SIGNS, Dashboard, visible_questions
 from aid.ui.failsafe import FAILSAFE_TITLE
-from aid.ui.questionnaire import CheckboxGroup, NumberField, UNSURE
+from aid.ui.questionnaire import UNSURE, CheckboxGroup, NumberField
 
 KB = load_knowledge()
-FIXED_TIME = dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+FIXED_TIME = dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC)
 
 #: A person with a strained lower back after lifting: no warning sign anywhere.
 BENIGN: dict[str, Any] = {
@@ -80,7 +80,7 @@ def text_of(markup: str) -> str:
 
 def test_every_question_gets_an_input_that_starts_unanswered(app):
     assert set(app.inputs) == set(KB.questions)
-    for qid, q in KB.questions.items():
+    for qid, _q in KB.questions.items():
         value = app.inputs[qid].value
         assert value in (None, ()), f"{qid} starts as {value!r}: unanswered must stay unanswered"
     assert app.result.answers == {}
@@ -89,8 +89,13 @@ def test_every_question_gets_an_input_that_starts_unanswered(app):
 
 @pytest.mark.parametrize(
     "kind, widget_type",
-    [("yesno", widgets.ToggleButtons), ("choice", widgets.RadioButtons),
-     ("multi", CheckboxGroup), ("number", NumberField), ("scale", widgets.ToggleButtons)],
+    [
+        ("yesno", widgets.ToggleButtons),
+        ("choice", widgets.RadioButtons),
+        ("multi", CheckboxGroup),
+        ("number", NumberField),
+        ("scale", widgets.ToggleButtons),
+    ],
 )
 def test_each_kind_gets_its_widget(app, kind, widget_type):
     questions = [q for q in KB.questions.values() if q.kind == kind]
@@ -176,7 +181,11 @@ def test_visibility_is_computed_from_visible_answers_only():
     questions = KB.questions
     raw = {"sex": "male", "pregnant": "yes"}
     visible = visible_questions(questions, raw)
-    assert not visible["pregnant"] and not visible["pregnancy_weeks"] and not visible["vaginal_bleeding"]
+    assert (
+        not visible["pregnant"]
+        and not visible["pregnancy_weeks"]
+        and not visible["vaginal_bleeding"]
+    )
 
 
 # --------------------------------------------------------------------------- the card
@@ -207,7 +216,9 @@ def test_benign_case_reaches_self_care_advice(app):
     assert DISCLAIMER in text_of(card)
     assert app.banner_html == ""
     # most important first: the banner, then why, then the rest
-    order = [card.index(m) for m in ("banner-selfcare", "card-why", "card-safety-net", "aid-disclaimer")]
+    order = [
+        card.index(m) for m in ("banner-selfcare", "card-why", "card-safety-net", "aid-disclaimer")
+    ]
     assert order == sorted(order)
 
 
@@ -483,10 +494,17 @@ def test_a_broken_knowledge_base_still_gives_safe_advice(monkeypatch, caplog):
 def test_failsafe_names_a_sign_of_every_emergency_group():
     """WARNING_SIGNS is fixed text (it must work when the tables cannot load): keep it in step."""
     keyword = {
-        "cauda_equina": "bladder", "spinal_cord": "both arms", "infection": "stiff neck",
-        "sepsis": "confusion", "kidney": "Kidney-stone", "chest": "Chest pain",
-        "aorta": "pulsing", "fracture": "serious accident", "cancer": "weakness in both legs",
-        "pregnancy": "pregnant", "muscle": "dark urine",
+        "cauda_equina": "bladder",
+        "spinal_cord": "both arms",
+        "infection": "stiff neck",
+        "sepsis": "confusion",
+        "kidney": "Kidney-stone",
+        "chest": "Chest pain",
+        "aorta": "pulsing",
+        "fracture": "serious accident",
+        "cancer": "weakness in both legs",
+        "pregnancy": "pregnant",
+        "muscle": "dark urine",
     }
     groups = {r.group for r in KB.red_flags if r.urgency == Urgency.EMERGENCY}
     assert groups <= set(keyword), f"add a warning sign for {groups - set(keyword)}"

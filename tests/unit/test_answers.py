@@ -8,13 +8,25 @@ from aid import AnswerError, Answers, load_knowledge
 
 
 def test_valid_answers_are_canonical():
-    a = Answers({"fever": True, "age": 41, "location": ["ribs", "lower_back"], "onset": "sudden",
-                 "severity": 6})
+    a = Answers(
+        {
+            "fever": True,
+            "age": 41,
+            "location": ["ribs", "lower_back"],
+            "onset": "sudden",
+            "severity": 6,
+        }
+    )
     assert a["fever"] == "yes"
     assert a["age"] == 41.0
     assert a["location"] == frozenset({"ribs", "lower_back"})
-    assert a.to_json() == {"fever": "yes", "age": 41, "location": ["lower_back", "ribs"],
-                           "onset": "sudden", "severity": 6}
+    assert a.to_json() == {
+        "fever": "yes",
+        "age": 41,
+        "location": ["lower_back", "ribs"],
+        "onset": "sudden",
+        "severity": 6,
+    }
 
 
 @pytest.mark.parametrize("blank", [None, "", "  ", [], float("nan")])
@@ -39,8 +51,12 @@ def test_blank_is_unanswered_not_no(blank):
         ({"severity": 11}, "severity", "out of range", "a whole number from 0 to 10"),
         ({"location": ["ribs", "knee"]}, "location", "unknown option 'knee'", "a list of any of:"),
         ({"location": 3}, "location", "expected a list of options", "a list of any of:"),
-        ({"chest_symptoms": ["none", "tightness"]}, "chest_symptoms", "'none' cannot be combined",
-         "a list of any of:"),
+        (
+            {"chest_symptoms": ["none", "tightness"]},
+            "chest_symptoms",
+            "'none' cannot be combined",
+            "a list of any of:",
+        ),
     ],
 )
 def test_wrong_answers_name_question_and_allowed(raw, question, problem, allowed):
@@ -74,14 +90,14 @@ from aid.answers import SHOWN_CHARS, LongNumber, shown  # noqa: E402
 def test_a_huge_integer_is_out_of_range_not_an_overflow(digits):
     """Reproduction: a 401-digit integer raised OverflowError inside validate_answer."""
     with pytest.raises(AnswerError) as info:
-        Answers({"age": 10 ** digits})
+        Answers({"age": 10**digits})
     assert info.value.question == "age"
     assert "out of range" in info.value.problem
     assert len(str(info.value)) < 200
 
 
 def test_a_huge_negative_integer_and_a_huge_scale_value_are_out_of_range():
-    for raw in ({"age": -(10 ** 500)}, {"severity": 10 ** 400}):
+    for raw in ({"age": -(10**500)}, {"severity": 10**400}):
         with pytest.raises(AnswerError, match="out of range"):
             Answers(raw)
 
@@ -123,10 +139,22 @@ def test_deep_nesting_is_refused_naming_the_question_without_recursing():
     assert len(str(info.value)) < 200
 
 
-@pytest.mark.parametrize("value", [
-    "y" * 81, 10 ** 5000, -(10 ** 90), [list(range(100))] * 100, {"a" * 500: ["b" * 500]},
-    ("t",) * 1000, 3.5, None, object(), LongNumber(12),
-], ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "y" * 81,
+        10**5000,
+        -(10**90),
+        [list(range(100))] * 100,
+        {"a" * 500: ["b" * 500]},
+        ("t",) * 1000,
+        3.5,
+        None,
+        object(),
+        LongNumber(12),
+    ],
+    ids=lambda v: type(v).__name__,
+)
 def test_shown_is_at_most_80_characters_plus_a_length_note(value):
     text = shown(value)
     body = text.split("...")[0]
@@ -146,12 +174,21 @@ def test_multi_choice_answers_read_in_questionnaire_order_whatever_the_hash_seed
     import subprocess
     import sys
 
-    code = ("from aid import load_knowledge; q = load_knowledge().questions['location'];"
-            "print(q.label_of(frozenset({'flank', 'lower_back', 'ribs'})))")
+    code = (
+        "from aid import load_knowledge; q = load_knowledge().questions['location'];"
+        "print(q.label_of(frozenset({'flank', 'lower_back', 'ribs'})))"
+    )
     outputs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
         for seed in range(6)
     }
-    assert outputs == {"Lower back, Around the ribs or the side of the chest, "
-                       "One side of the back just under the ribs (kidney area)\n"}
+    assert outputs == {
+        "Lower back, Around the ribs or the side of the chest, "
+        "One side of the back just under the ribs (kidney area)\n"
+    }

@@ -11,7 +11,11 @@ from aid import load_knowledge
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "aid", *args], input=stdin, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "aid", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -38,13 +42,26 @@ def test_saddle_numbness_yes_is_an_emergency_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["urgency"] == "emergency"
-    assert {"urgency", "reasons", "causes", "advice", "safety_net", "unanswered", "kb_version"} <= set(out)
+    assert {
+        "urgency",
+        "reasons",
+        "causes",
+        "advice",
+        "safety_net",
+        "unanswered",
+        "kb_version",
+    } <= set(out)
     assert out["reasons"][0]["rule_id"] == "RF-CES-SADDLE"
 
 
 def test_triage_reads_stdin_and_prints_markdown():
-    answers = {"location": ["lower_back"], "injury": "lifting", "duration_days": 1, "severity": 5,
-               "age": 30}
+    answers = {
+        "location": ["lower_back"],
+        "injury": "lifting",
+        "duration_days": 1,
+        "severity": 5,
+        "age": 30,
+    }
     done = run("triage", "-", stdin=json.dumps(answers))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# Self-care")
@@ -67,7 +84,7 @@ def test_no_answers_is_not_enough_information_never_self_care():
         ('{"age": 300}', "age: 300 is out of range; allowed: a number from 0 to 120"),
         ('{"fever": "maybe"}', "fever: unknown option 'maybe'; allowed: one of: yes, no"),
         ('{"pain": "yes"}', "pain: unknown question"),
-        ('[1, 2]', "one JSON object keyed by question id"),
+        ("[1, 2]", "one JSON object keyed by question id"),
         ("{not json", "is not valid JSON"),
     ],
 )
@@ -90,7 +107,9 @@ from aid.__main__ import MAX_ANSWERS_BYTES, MAX_NESTING  # noqa: E402
 
 def run_bytes(data: bytes, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "aid", "triage", "-", *args], input=data, capture_output=True,
+        [sys.executable, "-m", "aid", "triage", "-", *args],
+        input=data,
+        capture_output=True,
         timeout=60,
     )
 
@@ -111,10 +130,13 @@ def test_nesting_deeper_than_the_parser_can_go_exits_2_naming_the_answer():
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("data, message", [
-    ('{"fever": "yes"}'.encode("utf-16"), "is UTF-16 text; save the answers as UTF-8 JSON"),
-    ('{"fever": "café"}'.encode("latin-1"), "is not UTF-8 text (byte 0xE9 at position 14)"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ('{"fever": "yes"}'.encode("utf-16"), "is UTF-16 text; save the answers as UTF-8 JSON"),
+        ('{"fever": "café"}'.encode("latin-1"), "is not UTF-8 text (byte 0xE9 at position 14)"),
+    ],
+)
 def test_an_answers_file_that_is_not_utf8_exits_2(tmp_path, data, message):
     path = tmp_path / "answers.json"
     path.write_bytes(data)
@@ -135,15 +157,21 @@ def test_a_file_larger_than_the_limit_is_refused_before_it_is_parsed():
     assert b"is larger than 1,048,576 bytes" in done.stderr
 
 
-@pytest.mark.parametrize("payload, message", [
-    # A question answered twice would otherwise keep the last answer: a "yes" to a warning sign
-    # could be replaced by a later "no" without a word.
-    ('{"saddle_numbness": "yes", "saddle_numbness": "no"}', "'saddle_numbness' is answered twice"),
-    # NaN is not JSON; Python's reader accepts it and NaN means "unanswered" to aid.Answers.
-    ('{"age": NaN}', "NaN is not a JSON value; leave a question out to leave it unanswered"),
-    ('{"age": -Infinity}', "-Infinity is not a JSON value"),
-    ('{"age": 1e999}', "age: inf is not a finite number"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        # A question answered twice would otherwise keep the last answer: a "yes" to a warning sign
+        # could be replaced by a later "no" without a word.
+        (
+            '{"saddle_numbness": "yes", "saddle_numbness": "no"}',
+            "'saddle_numbness' is answered twice",
+        ),
+        # NaN is not JSON; Python's reader accepts it and NaN means "unanswered" to aid.Answers.
+        ('{"age": NaN}', "NaN is not a JSON value; leave a question out to leave it unanswered"),
+        ('{"age": -Infinity}', "-Infinity is not a JSON value"),
+        ('{"age": 1e999}', "age: inf is not a finite number"),
+    ],
+)
 def test_json_that_python_would_accept_loosely_is_refused(payload, message):
     done = run("triage", "-", stdin=payload)
     assert done.returncode == 2 and message in done.stderr, done.stderr
@@ -153,7 +181,9 @@ def test_an_unterminated_string_full_of_escaped_quotes_is_refused_in_linear_time
     """Found by the fuzz test: a regex scan for JSON strings backtracked quadratically on an
     unterminated string of 400,000 escaped quotes (minutes). The timeout makes that a failure."""
     done = subprocess.run(
-        [sys.executable, "-m", "aid", "triage", "-"], input=b'{"fever": "' + b'\\"' * 400_000,
-        capture_output=True, timeout=30,
+        [sys.executable, "-m", "aid", "triage", "-"],
+        input=b'{"fever": "' + b'\\"' * 400_000,
+        capture_output=True,
+        timeout=30,
     )
     assert done.returncode == 2 and b"is not valid JSON" in done.stderr

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from answer_strategies import value_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +34,6 @@ from aid.cohort import (
     worklist,
 )
 from aid.knowledge import Question
-from answer_strategies import value_for
 
 KB = load_knowledge()
 QUESTIONS = list(KB.questions.values())
@@ -47,8 +47,11 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 def invalid_for(question: Question) -> st.SearchStrategy[tuple[Any, Any]]:
     """(cell, the same mistake as aid.triage would receive it) for one question."""
     if question.kind in ("number", "scale"):
-        options = [(question.maximum + 1, question.maximum + 1), ("abc", "abc"),
-                   (question.minimum - 1, question.minimum - 1)]
+        options = [
+            (question.maximum + 1, question.maximum + 1),
+            ("abc", "abc"),
+            (question.minimum - 1, question.minimum - 1),
+        ]
         if question.kind == "scale":
             options.append((question.minimum + 0.5, question.minimum + 0.5))
         return st.sampled_from(options)
@@ -58,7 +61,9 @@ def invalid_for(question: Question) -> st.SearchStrategy[tuple[Any, Any]]:
         if "none" in question.options:
             options.append((f"none;{real[0]}", ["none", real[0]]))
         return st.sampled_from(options)
-    return st.sampled_from([("Yes", "Yes"), ("maybe", "maybe"), (question.options[0].upper() + "x",) * 2])
+    return st.sampled_from(
+        [("Yes", "Yes"), ("maybe", "maybe"), (question.options[0].upper() + "x",) * 2]
+    )
 
 
 @st.composite
@@ -164,7 +169,13 @@ def test_bad_rows_are_reported_and_the_others_still_agree(rows, data, text):
 
 
 def test_fired_rules_and_service_are_listed_like_in_result():
-    answers = {"fever": "yes", "blood_stool": "yes", "age": 40, "pregnant": "yes", "vaginal_bleeding": "yes"}
+    answers = {
+        "fever": "yes",
+        "blood_stool": "yes",
+        "age": 40,
+        "pregnant": "yes",
+        "vaginal_bleeding": "yes",
+    }
     out = triage_frame(pd.DataFrame([answers]))
     flags = str(out["red_flags"].iloc[0]).split(";")
     assert str(out["urgency"].iloc[0]) == "emergency"
@@ -174,21 +185,34 @@ def test_fired_rules_and_service_are_listed_like_in_result():
 
 def test_required_answers_missing_is_incomplete_not_selfcare():
     """Issue 12: a row with the required questions empty never reads as self-care."""
-    frame = pd.DataFrame({"subject": ["empty", "full"], "location": ["", "lower_back"],
-                          "duration_days": ["", "1"], "severity": ["", "3"], "age": ["", "30"]})
+    frame = pd.DataFrame(
+        {
+            "subject": ["empty", "full"],
+            "location": ["", "lower_back"],
+            "duration_days": ["", "1"],
+            "severity": ["", "3"],
+            "age": ["", "30"],
+        }
+    )
     out = triage_frame(frame)
     assert list(out["urgency"]) == ["incomplete", "selfcare"]
-    assert triage({}).incomplete and not triage(
-        {"location": ["lower_back"], "duration_days": 1, "severity": 3, "age": 30}).incomplete
+    assert (
+        triage({}).incomplete
+        and not triage(
+            {"location": ["lower_back"], "duration_days": 1, "severity": 3, "age": 30}
+        ).incomplete
+    )
 
 
 def test_one_bad_cell_fails_only_its_row_with_a_clear_message():
-    frame = pd.DataFrame({
-        "subject": ["ok", "bad-option", "bad-number", "not-a-number", "none-plus"],
-        "fever": ["no", "Yes", "no", "no", "no"],
-        "age": ["40", "41", "200", "forty", "42"],
-        "history": ["none", "none", "none", "none", "none;cancer"],
-    })
+    frame = pd.DataFrame(
+        {
+            "subject": ["ok", "bad-option", "bad-number", "not-a-number", "none-plus"],
+            "fever": ["no", "Yes", "no", "no", "no"],
+            "age": ["40", "41", "200", "forty", "42"],
+            "history": ["none", "none", "none", "none", "none;cancer"],
+        }
+    )
     out = triage_frame(frame).set_index("subject")
     assert out.loc["ok", "error"] == ""
     assert out.loc["ok", "urgency"] != ERROR
@@ -196,7 +220,9 @@ def test_one_bad_cell_fails_only_its_row_with_a_clear_message():
     assert out.loc["bad-number", "error"].startswith("age: 200 is out of range; allowed: a number")
     assert out.loc["not-a-number", "error"].startswith("age: expected a number, got 'forty'")
     assert "'none' cannot be combined" in out.loc["none-plus", "error"]
-    assert (out.loc[["bad-option", "bad-number", "not-a-number", "none-plus"], "urgency"] == ERROR).all()
+    assert (
+        out.loc[["bad-option", "bad-number", "not-a-number", "none-plus"], "urgency"] == ERROR
+    ).all()
 
 
 def test_several_bad_cells_in_one_row_are_all_named():
@@ -215,7 +241,9 @@ def test_unknown_columns_are_an_error_naming_them():
 
 
 def test_kept_columns_are_carried_through_untouched():
-    frame = pd.DataFrame({"clinic": ["north", "south"], "subject": ["a", "b"], "fever": ["yes", ""]})
+    frame = pd.DataFrame(
+        {"clinic": ["north", "south"], "subject": ["a", "b"], "fever": ["yes", ""]}
+    )
     out = triage_frame(frame, keep=["clinic"])
     assert list(out.columns) == ["clinic", "subject", "fever", *OUTPUT_COLUMNS]
     assert list(out["clinic"]) == ["north", "south"]
@@ -234,11 +262,13 @@ def test_empty_frame_gives_empty_result_with_all_columns():
 
 
 def test_worklist_puts_emergencies_first_then_errors():
-    frame = pd.DataFrame({
-        "subject": ["self", "err", "emerg", "urgent"],
-        "fever": ["no", "Yes", "no", "yes"],
-        "incontinence": ["no", "no", "yes", "no"],
-    })
+    frame = pd.DataFrame(
+        {
+            "subject": ["self", "err", "emerg", "urgent"],
+            "fever": ["no", "Yes", "no", "yes"],
+            "incontinence": ["no", "no", "yes", "no"],
+        }
+    )
     ordered = worklist(triage_frame(frame))
     assert list(ordered["subject"]) == ["emerg", "err", "urgent", "self"]
     assert list(REVIEW_ORDER[:2]) == ["emergency", ERROR]
@@ -289,7 +319,9 @@ def test_cli_progress_bar_on_long_files(tmp_path):
     target = tmp_path / "out.csv"
     run = subprocess.run(
         [sys.executable, "-m", "aid", "cohort", str(source), str(target)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert "100%" in run.stderr and "60,000/60,000 rows" in run.stderr
@@ -313,7 +345,9 @@ def test_cli_keep_option_carries_a_column(tmp_path):
 
 
 def test_number_text_forms():
-    frame = pd.DataFrame({"age": [" 45 ", "45.0", "nan", "inf", ""], "severity": ["5", "5", "5", "5", "2.5"]})
+    frame = pd.DataFrame(
+        {"age": [" 45 ", "45.0", "nan", "inf", ""], "severity": ["5", "5", "5", "5", "2.5"]}
+    )
     out = triage_frame(frame)
     errors = [str(e) for e in out["error"]]
     assert errors[0] == errors[1] == ""
@@ -341,11 +375,14 @@ def test_every_vignette_as_one_frame_agrees_with_triage():
         assert observed(out, i) == expected(answers), vignettes[i].id
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("", "the file is empty"),
-    ("subject,fever\nA,yes\nB,yes,extra,fields\n", "the header has 2, row 2 (line 3) has 4"),
-    ('subject,fever\nA,"yes\n', "not a readable CSV file"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("subject,fever\nA,yes\nB,yes,extra,fields\n", "the header has 2, row 2 (line 3) has 4"),
+        ('subject,fever\nA,"yes\n', "not a readable CSV file"),
+    ],
+)
 def test_cli_unreadable_csv_is_a_clear_error_and_writes_nothing(tmp_path, capsys, content, message):
     source = tmp_path / "in.csv"
     source.write_text(content)
@@ -364,8 +401,9 @@ def test_overview_charts_colour_every_review_category_including_incomplete_and_e
     import matplotlib
 
     matplotlib.use("Agg")
-    frame = pd.DataFrame({"subject": ["a", "b", "c"], "fever": ["yes", "", "maybe"],
-                          "age": ["40", "", "40"]})
+    frame = pd.DataFrame(
+        {"subject": ["a", "b", "c"], "fever": ["yes", "", "maybe"], "age": ["40", "", "40"]}
+    )
     triaged = triage_frame(frame)
     assert set(triaged["urgency"]) == {"urgent", "incomplete", "error"}
     figure = plot_overview(triaged)
@@ -383,19 +421,33 @@ def test_list_valued_multi_choice_cells_work_like_joined_text():
         {**base, "location": {"flank"}, "fever": "yes"},
     ]
     as_lists = triage_frame(pd.DataFrame(rows))
-    as_text = triage_frame(pd.DataFrame([
-        {k: ";".join(sorted(v)) if isinstance(v, (list, tuple, set)) else v for k, v in row.items()}
-        for row in rows
-    ]))
+    as_text = triage_frame(
+        pd.DataFrame(
+            [
+                {
+                    k: ";".join(sorted(v)) if isinstance(v, (list, tuple, set)) else v
+                    for k, v in row.items()
+                }
+                for row in rows
+            ]
+        )
+    )
     for i, row in enumerate(rows):
-        assert observed(as_lists, i) == observed(as_text, i) == expected(
-            {k: sorted(v) if isinstance(v, (list, tuple, set)) else v for k, v in row.items()}
+        assert (
+            observed(as_lists, i)
+            == observed(as_text, i)
+            == expected(
+                {k: sorted(v) if isinstance(v, (list, tuple, set)) else v for k, v in row.items()}
+            )
         )
 
 
 def test_a_list_where_one_answer_is_expected_is_a_row_error_naming_the_column():
-    out = triage_frame(pd.DataFrame({"fever": [["yes"], "no"], "age": [[3], 40],
-                                     "location": [["lower_back", 7], "ribs"]}))
+    out = triage_frame(
+        pd.DataFrame(
+            {"fever": [["yes"], "no"], "age": [[3], 40], "location": [["lower_back", 7], "ribs"]}
+        )
+    )
     error = str(out["error"].iloc[0])
     assert str(out["urgency"].iloc[0]) == ERROR
     assert "fever: unknown option ['yes']" in error

@@ -41,6 +41,7 @@ def cohort(tmp_path, text: str | bytes, *args: str) -> tuple[int, str, pd.DataFr
 
 # -- shape ------------------------------------------------------------------------------------
 
+
 def test_a_trailing_delimiter_on_every_row_is_read_as_meant_not_shifted(tmp_path):
     """Reproduction: exit 0, '2 rows (2 selfcare)', the subject column holding 'yes'."""
     code, err, out = cohort(tmp_path, "subject,saddle_numbness,fever\nP-1,yes,no,\nP-2,yes,no,\n")
@@ -132,10 +133,14 @@ def test_check_shape_reports_columns_rows_and_a_dropped_trailing_field(tmp_path)
 
 # -- encoding and size -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, message", [
-    ("subject,fever\nP-1,yes\n".encode("utf-16"), "the file is UTF-16 text"),
-    (b"subject,fever\nP-1,caf\xe9\n", "not UTF-8 text (byte 0xE9 on line 2, byte 21)"),
-])
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("subject,fever\nP-1,yes\n".encode("utf-16"), "the file is UTF-16 text"),
+        (b"subject,fever\nP-1,caf\xe9\n", "not UTF-8 text (byte 0xE9 on line 2, byte 21)"),
+    ],
+)
 def test_an_export_that_is_not_utf8_exits_2_with_where(tmp_path, data, message):
     code, err, out = cohort(tmp_path, data)
     assert code == 2 and out is None
@@ -230,6 +235,8 @@ def test_pseudonymous_numeric_and_empty_subjects_are_accepted():
     frame = pd.DataFrame({"subject": ["P-0042", " P-1 ", "", None, "a_b-9"], "fever": ["no"] * 5})
     assert len(triage_frame(frame)) == 5
     assert len(triage_frame(pd.DataFrame({"subject": [1, 2], "fever": ["no", "no"]}))) == 2
-    assert len(triage_frame(pd.DataFrame({"subject": [1.0, float("nan")], "fever": ["no"] * 2}))) == 2
+    assert (
+        len(triage_frame(pd.DataFrame({"subject": [1.0, float("nan")], "fever": ["no"] * 2}))) == 2
+    )
     with pytest.raises(CohortError):
         triage_frame(pd.DataFrame({"subject": [1.5], "fever": ["no"]}))

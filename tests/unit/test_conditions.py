@@ -7,7 +7,9 @@ from aid.conditions import Atom, ConditionError, parse
 
 
 def test_parse_all_operators():
-    c = parse("age>=50 & fever=yes & location in ribs|upper_back & x!=no & y<3 & z>1 & w<=2 & v exists")
+    c = parse(
+        "age>=50 & fever=yes & location in ribs|upper_back & x!=no & y<3 & z>1 & w<=2 & v exists"
+    )
     assert [a.op for a in c.atoms] == [">=", "=", "in", "!=", "<", ">", "<=", "exists"]
     assert c.atoms[2] == Atom("location", "in", ("ribs", "upper_back"))
     assert c.questions == ("age", "fever", "location", "x", "y", "z", "w", "v")
@@ -75,10 +77,24 @@ CASES = [
     {"age": 49.0, "leg_symptoms_new": "yes"},
 ]
 CONDITIONS = [
-    "fever=yes", "fever!=yes", "age>=50", "age<50", "age>50", "age<=50", "location=ribs",
-    "location in flank|lower_back", "location!=ribs", "fever exists", "leg_symptoms_new!=no",
-    "fever=yes & age>=50 & location=ribs", "absent_question!=x", "absent_question=x",
-    "age missing", "location missing", "absent_question missing", "fever missing & age>=50",
+    "fever=yes",
+    "fever!=yes",
+    "age>=50",
+    "age<50",
+    "age>50",
+    "age<=50",
+    "location=ribs",
+    "location in flank|lower_back",
+    "location!=ribs",
+    "fever exists",
+    "leg_symptoms_new!=no",
+    "fever=yes & age>=50 & location=ribs",
+    "absent_question!=x",
+    "absent_question=x",
+    "age missing",
+    "location missing",
+    "absent_question missing",
+    "fever missing & age>=50",
 ]
 
 

@@ -27,7 +27,11 @@ def _environment() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     out = {}
     for dep in env["dependencies"]:
-        if isinstance(dep, dict) or dep.startswith(("python=", "pip")) and not dep.startswith("pip-"):
+        if (
+            isinstance(dep, dict)
+            or dep.startswith(("python=", "pip"))
+            and not dep.startswith("pip-")
+        ):
             continue
         name, spec = _name_and_spec(dep)
         out[name] = spec
@@ -46,6 +50,8 @@ def test_environment_installs_the_package_itself():
 
 def test_python_versions_agree():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    conda_python = next(
+        d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python=")
+    )
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=" + conda_python.split("=", 1)[1]

@@ -20,8 +20,9 @@ import random
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -57,7 +58,9 @@ MAX_MESSAGE = 1500
 def _one_parser():
     """Build the argument parser once: argparse's set-up (gettext look-ups for every option)
     costs more than the triage it dispatches to. main() itself still runs for every document."""
-    with mock.patch.object(cli, "build_parser", functools.lru_cache(maxsize=None)(cli.build_parser)):
+    with mock.patch.object(
+        cli, "build_parser", functools.lru_cache(maxsize=None)(cli.build_parser)
+    ):
         yield
 
 
@@ -66,8 +69,11 @@ def run_main(argv: list[str], stdin: bytes = b"") -> tuple[Any, str, str]:
     SystemExit propagate, so the caller sees a traceback as a failure."""
     out, err = io.StringIO(), io.StringIO()
     fake_stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            mock.patch.object(sys, "stdin", fake_stdin):
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        mock.patch.object(sys, "stdin", fake_stdin),
+    ):
         try:
             code = cli.main(argv)
         except SystemExit as exc:
@@ -97,10 +103,31 @@ def check_all(documents: list[bytes], run: Callable[[int, bytes], tuple[Any, str
 # ------------------------------------------------------------------ value generators
 
 TEXTS = [
-    "yes", "no", "Yes", "", " ", "maybe", "none", "=cmd|' /C calc'!A0", "+1+2", "@SUM(A1)",
-    "john@example.com", "John Smith", "ä\u202eö", "\x00", "\t", "a;b", "ribs;none", "NaN", "nan",
-    "inf", "-1", "1e999", "0x10", "１２", "\ud800".encode("utf-8", "surrogatepass").decode(
-        "utf-8", "replace"),
+    "yes",
+    "no",
+    "Yes",
+    "",
+    " ",
+    "maybe",
+    "none",
+    "=cmd|' /C calc'!A0",
+    "+1+2",
+    "@SUM(A1)",
+    "john@example.com",
+    "John Smith",
+    "ä\u202eö",
+    "\x00",
+    "\t",
+    "a;b",
+    "ribs;none",
+    "NaN",
+    "nan",
+    "inf",
+    "-1",
+    "1e999",
+    "0x10",
+    "１２",
+    "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
 ]
 
 
@@ -109,9 +136,11 @@ def random_text(rng: random.Random) -> str:
     if roll < 0.5:
         return rng.choice(TEXTS)
     if roll < 0.6:
-        return rng.choice("xyz,\"\n\r;") * rng.choice([100, 5000, 200_000])
-    return "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0, 0x3000)]))
-                   for _ in range(rng.randrange(1, 30)))
+        return rng.choice('xyz,"\n\r;') * rng.choice([100, 5000, 200_000])
+    return "".join(
+        chr(rng.choice([rng.randrange(32, 127), rng.randrange(0, 0x3000)]))
+        for _ in range(rng.randrange(1, 30))
+    )
 
 
 def big_number(rng: random.Random) -> str:
@@ -137,16 +166,35 @@ def json_value(rng: random.Random, depth: int = 0) -> str:
     if roll < 0.6:
         return big_number(rng) + rng.choice(["", ".5", "e5", "e999"])
     if roll < 0.68:
-        return rng.choice(["NaN", "Infinity", "-Infinity", "1e400", "-0.0", "3.5", "true", "null",
-                           "0", "-1", "121"])
+        return rng.choice(
+            [
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "1e400",
+                "-0.0",
+                "3.5",
+                "true",
+                "null",
+                "0",
+                "-1",
+                "121",
+            ]
+        )
     if roll < 0.76:
         n = rng.choice([3, 50, 999, 1001, 3000, 100_000])
         return "[" * n + json.dumps(rng.choice(["ribs", 1, None])) + "]" * n
     if roll < 0.9 and depth < 3:
         return "[" + ", ".join(json_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))) + "]"
     if depth < 3:
-        return "{" + ", ".join(f"{json.dumps(random_text(rng))}: {json_value(rng, depth + 1)}"
-                               for _ in range(rng.randrange(0, 3))) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{json.dumps(random_text(rng))}: {json_value(rng, depth + 1)}"
+                for _ in range(rng.randrange(0, 3))
+            )
+            + "}"
+        )
     return "1"
 
 
@@ -337,8 +385,21 @@ def log_value(rng: random.Random, column: str, good: Any) -> tuple[str, list[Any
                 del value[key]
             else:
                 value[key] = rng.choice(
-                    [[1], [{}], [{"rule_id": 1}], [{"cause_id": "x"}], "x", None, {}, [[[]]],
-                     [{"rule_id": "R", "reason": 5}], 10 ** 30, "\u202e", [{"cause_id": "x"}] * 3])
+                    [
+                        [1],
+                        [{}],
+                        [{"rule_id": 1}],
+                        [{"cause_id": "x"}],
+                        "x",
+                        None,
+                        {},
+                        [[[]]],
+                        [{"rule_id": "R", "reason": 5}],
+                        10**30,
+                        "\u202e",
+                        [{"cause_id": "x"}] * 3,
+                    ]
+                )
         try:
             return "?", [json.dumps(value)]
         except (ValueError, RecursionError):
@@ -355,8 +416,17 @@ def log_value(rng: random.Random, column: str, good: Any) -> tuple[str, list[Any
     if choice < 0.8:
         return "CAST(X'FF00' AS TEXT)", []
     if column == "created_utc":
-        return "?", [rng.choice(["2025-02-30T00:00:00.000Z", "2025-01-01", "9999-99-99T99:99:99.999Z",
-                                 "2025-01-01T00:00:00.000+01:00", "yesterday"])]
+        return "?", [
+            rng.choice(
+                [
+                    "2025-02-30T00:00:00.000Z",
+                    "2025-01-01",
+                    "9999-99-99T99:99:99.999Z",
+                    "2025-01-01T00:00:00.000+01:00",
+                    "yesterday",
+                ]
+            )
+        ]
     return "?", [rng.choice(["emergency", "urgent", "soon", "selfcare", "", "[]", "{}"])]
 
 
@@ -368,8 +438,16 @@ def test_fuzzed_log_rows_export_with_exit_0_or_2_never_a_traceback(tmp_path):
     answers = {"saddle_numbness": "yes", "fever": "yes"}
     log.append(answers, aid.triage(answers), subject="P-1", notes="=1+2")
     con = sqlite3.connect(path, isolation_level=None)
-    columns = ["created_utc", "subject", "urgency", "kb_version", "aid_version", "answers_json",
-               "result_json", "notes"]
+    columns = [
+        "created_utc",
+        "subject",
+        "urgency",
+        "kb_version",
+        "aid_version",
+        "answers_json",
+        "result_json",
+        "notes",
+    ]
     good = con.execute(f"SELECT {', '.join(columns)} FROM encounters").fetchone()
     # Only this test's copy: drop the append-only triggers so that each fuzzed row can be removed.
     con.execute("DROP TRIGGER encounters_no_delete")
@@ -378,9 +456,11 @@ def test_fuzzed_log_rows_export_with_exit_0_or_2_never_a_traceback(tmp_path):
     codes: dict[Any, int] = {}
     failures = []
     while inserted < DOCUMENTS and refused < 20 * DOCUMENTS:
-        parts = [log_value(rng, c, g) for c, g in zip(columns, good)]
-        sql = (f"INSERT INTO encounters ({', '.join(columns)}) "
-               f"VALUES ({', '.join(p[0] for p in parts)})")
+        parts = [log_value(rng, c, g) for c, g in zip(columns, good, strict=True)]
+        sql = (
+            f"INSERT INTO encounters ({', '.join(columns)}) "
+            f"VALUES ({', '.join(p[0] for p in parts)})"
+        )
         try:
             con.execute(sql, [v for p in parts for v in p[1]])
         except (sqlite3.IntegrityError, OverflowError, sqlite3.ProgrammingError):
@@ -432,7 +512,8 @@ def test_a_few_fuzzed_documents_through_the_real_command(tmp_path):
     stdin and stderr): exit 0 or 2 and no traceback."""
     rng = random.Random(12_005)
     answers = [answers_document(rng) for _ in range(3)] + [
-        b'{"age": 1' + b"0" * 5000 + b"}", b'{"location": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"age": 1' + b"0" * 5000 + b"}",
+        b'{"location": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     ]
     script = (
         "import subprocess, sys\n"
@@ -442,15 +523,23 @@ def test_a_few_fuzzed_documents_through_the_real_command(tmp_path):
         " capture_output=True)\n"
         "    print(p.returncode, int(b'Traceback' in p.stderr))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, *(d.hex() for d in answers)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *(d.hex() for d in answers)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     results = [line.split() for line in done.stdout.splitlines()]
     assert len(results) == len(answers), done.stderr
     assert all(code in ("0", "2") and tb == "0" for code, tb in results), results
 
     source = tmp_path / "in.csv"
     source.write_bytes(b"subject,saddle_numbness,fever\nP-1,yes,no,\nP-2,yes,no\n")
-    done = subprocess.run([sys.executable, "-m", "aid", "cohort", str(source),
-                           str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "aid", "cohort", str(source), str(tmp_path / "out.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "row 1 (line 2) has 4" in done.stderr

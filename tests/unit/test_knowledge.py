@@ -19,7 +19,13 @@ def test_real_tables_load_and_are_cached():
 
 def test_every_row_cites_a_known_source():
     kb = load_knowledge()
-    rows = [*kb.questions.values(), *kb.red_flags, *kb.causes.values(), *kb.cause_evidence, *kb.advice]
+    rows = [
+        *kb.questions.values(),
+        *kb.red_flags,
+        *kb.causes.values(),
+        *kb.cause_evidence,
+        *kb.advice,
+    ]
     for row in rows:
         assert row.source, row.id
         assert set(row.source) <= set(kb.sources), row.id
@@ -27,7 +33,9 @@ def test_every_row_cites_a_known_source():
 
 def test_there_is_always_safety_netting():
     kb = load_knowledge()
-    assert any(a.kind == "safetynet" and not a.when.atoms and a.applies_to == ("*",) for a in kb.advice)
+    assert any(
+        a.kind == "safetynet" and not a.when.atoms and a.applies_to == ("*",) for a in kb.advice
+    )
 
 
 def test_version_changes_when_a_table_changes(tmp_path):
@@ -254,9 +262,18 @@ def test_a_typical_benign_low_back_case_is_not_shown_more_questions_than_before(
     from aid.answers import Answers
 
     kb = load_knowledge()
-    typical = {"location": ["lower_back"], "onset": "sudden", "duration_days": 2, "course": "better",
-               "severity": 6, "injury": "lifting", "radiates": "no", "age": 40, "sex": "female",
-               "pregnant": "no"}
+    typical = {
+        "location": ["lower_back"],
+        "onset": "sudden",
+        "duration_days": 2,
+        "course": "better",
+        "severity": 6,
+        "injury": "lifting",
+        "radiates": "no",
+        "age": 40,
+        "sex": "female",
+        "pregnant": "no",
+    }
 
     def shown(answers: dict) -> int:
         valid = Answers(answers, kb)

@@ -12,13 +12,13 @@ import json
 from typing import Any
 
 import pytest
+from answer_strategies import valid_answers
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aid import AnswerError, Answers, Urgency, load_knowledge, triage
 from aid.conditions import Atom
 from aid.knowledge import Question, RedFlag
-from answer_strategies import valid_answers
 
 KB = load_knowledge()
 QUESTIONS = list(KB.questions.values())
@@ -97,7 +97,10 @@ def test_smallest_answer_set_reaches_the_rule_urgency(rule):
 
 
 NOT_AN_ANSWER = st.one_of(
-    st.integers(), st.floats(), st.text(max_size=12), st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.booleans(),
     st.lists(st.one_of(st.text(max_size=8), st.integers()), max_size=4),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
     st.tuples(st.integers()),
@@ -105,8 +108,14 @@ NOT_AN_ANSWER = st.one_of(
 
 
 @MANY
-@given(st.dictionaries(st.one_of(st.sampled_from([q.id for q in QUESTIONS]), st.text(max_size=12)),
-                       NOT_AN_ANSWER, min_size=1, max_size=4))
+@given(
+    st.dictionaries(
+        st.one_of(st.sampled_from([q.id for q in QUESTIONS]), st.text(max_size=12)),
+        NOT_AN_ANSWER,
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_arbitrary_input_is_valid_or_an_answer_error(raw):
     try:
         Answers(raw)
@@ -119,19 +128,41 @@ def test_arbitrary_input_is_valid_or_an_answer_error(raw):
 def one_invalid_answer(draw) -> tuple[str, Any]:
     question = draw(st.sampled_from(QUESTIONS))
     if question.kind in ("number", "scale"):
-        bad = draw(st.one_of(
-            st.floats(max_value=question.minimum, exclude_max=True, allow_nan=False, allow_infinity=False),
-            st.floats(min_value=question.maximum, exclude_min=True, allow_nan=False, allow_infinity=False),
-            st.just(float("inf")), st.text(min_size=1).filter(str.strip), st.booleans(),
-        ))
+        bad = draw(
+            st.one_of(
+                st.floats(
+                    max_value=question.minimum,
+                    exclude_max=True,
+                    allow_nan=False,
+                    allow_infinity=False,
+                ),
+                st.floats(
+                    min_value=question.maximum,
+                    exclude_min=True,
+                    allow_nan=False,
+                    allow_infinity=False,
+                ),
+                st.just(float("inf")),
+                st.text(min_size=1).filter(str.strip),
+                st.booleans(),
+            )
+        )
     elif question.kind == "multi":
-        bad = draw(st.one_of(
-            st.lists(st.text(min_size=1).filter(lambda t: t not in question.options), min_size=1),
-            st.integers(),
-        ))
+        bad = draw(
+            st.one_of(
+                st.lists(
+                    st.text(min_size=1).filter(lambda t: t not in question.options), min_size=1
+                ),
+                st.integers(),
+            )
+        )
     else:
-        bad = draw(st.one_of(st.text(min_size=1).filter(
-            lambda t: t.strip() and t not in question.options), st.integers()))
+        bad = draw(
+            st.one_of(
+                st.text(min_size=1).filter(lambda t: t.strip() and t not in question.options),
+                st.integers(),
+            )
+        )
     return question.id, bad
 
 

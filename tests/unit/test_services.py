@@ -38,7 +38,9 @@ def test_a_result_at_a_rules_level_goes_to_a_service_of_that_level(rule):
         q = KB.questions[atom.question]
         if atom.op in ("=", "in"):
             value = atom.values[0]
-            answers[q.id] = sorted(set(answers.get(q.id, [])) | {value}) if q.kind == "multi" else value
+            answers[q.id] = (
+                sorted(set(answers.get(q.id, [])) | {value}) if q.kind == "multi" else value
+            )
         else:
             n = atom.number
             answers[q.id] = {">=": n, "<=": n, ">": n + 1, "<": n - 1}[atom.op]
@@ -79,14 +81,20 @@ def test_a_clinic_renames_a_service_and_adds_its_phone(tmp_path, monkeypatch):
     assert [r.id for r in kb.red_flags] == [r.id for r in KB.red_flags], "rules untouched"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[services.same_day_gpp]\nname = 'x'\n", "[services.same_day_gpp] is not a service; service ids: "),
-    ("[services.gp]\nfax = '1'\n", "unknown key 'fax'; allowed keys: name, phone, instruction"),
-    ("[services.gp]\nphone = 123\n", "phone must be text in quotes"),
-    ("[services.gp]\nname = '  '\n", "name must not be empty"),
-    ("[clinic]\nname = 'x'\n", "unknown top-level key 'clinic'"),
-    ("[services.gp\n", "not a valid TOML file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "[services.same_day_gpp]\nname = 'x'\n",
+            "[services.same_day_gpp] is not a service; service ids: ",
+        ),
+        ("[services.gp]\nfax = '1'\n", "unknown key 'fax'; allowed keys: name, phone, instruction"),
+        ("[services.gp]\nphone = 123\n", "phone must be text in quotes"),
+        ("[services.gp]\nname = '  '\n", "name must not be empty"),
+        ("[clinic]\nname = 'x'\n", "unknown top-level key 'clinic'"),
+        ("[services.gp\n", "not a valid TOML file"),
+    ],
+)
 def test_a_bad_clinic_file_is_an_error_naming_the_key(tmp_path, monkeypatch, text, message):
     with pytest.raises(ClinicConfigError) as info:
         _kb_with_clinic(tmp_path, monkeypatch, text)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from aid import Urgency, load_knowledge, triage
-from aid import tables
+from aid import Urgency, load_knowledge, tables, triage
 from aid.store import emergencies, per_day_urgency
 from aid.vignettes import evaluate, load_vignettes
 
@@ -15,7 +14,11 @@ KB = load_knowledge()
 
 @pytest.mark.parametrize("name", list(tables.WORKED_CASES))
 def test_each_worked_case_has_the_urgency_its_title_promises(name):
-    promised = {"emergency": Urgency.EMERGENCY, "urgent": Urgency.URGENT, "self-care": Urgency.SELFCARE}
+    promised = {
+        "emergency": Urgency.EMERGENCY,
+        "urgent": Urgency.URGENT,
+        "self-care": Urgency.SELFCARE,
+    }
     assert triage(tables.WORKED_CASES[name]).urgency == promised[name.split(":")[0]]
 
 
@@ -65,8 +68,9 @@ def test_vignette_tables_add_up():
 def test_confusion_matrix_shows_a_miss_where_it_is():
     evaluation = evaluate(load_vignettes())
     first = evaluation.outcomes[0]
-    wrong = type(first)(vignette=first.vignette, urgency=Urgency.SELFCARE,
-                        shown_causes=(), fired_rules=())
+    wrong = type(first)(
+        vignette=first.vignette, urgency=Urgency.SELFCARE, shown_causes=(), fired_rules=()
+    )
     fake = type(evaluation)(outcomes=(wrong,), rows=evaluation.rows)
     matrix = tables.confusion_matrix(fake)
     assert matrix.loc[first.vignette.gold_urgency.value, "selfcare"] == 1

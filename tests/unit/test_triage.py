@@ -10,7 +10,6 @@ from aid import Urgency, load_knowledge, triage
 from aid.knowledge import DEFAULT_DIR
 from aid.triage import MAX_CAUSES
 
-
 # ------------------------------------------------------------ the real knowledge base
 
 
@@ -75,7 +74,9 @@ def test_every_result_says_where_to_go():
 
 def test_one_sided_foot_drop_is_same_day_both_legs_an_emergency():
     one = triage({"leg_weakness": "yes", "leg_weakness_side": "one_leg", "leg_weakness_new": "yes"})
-    both = triage({"leg_weakness": "yes", "leg_weakness_side": "both_legs", "leg_weakness_new": "yes"})
+    both = triage(
+        {"leg_weakness": "yes", "leg_weakness_side": "both_legs", "leg_weakness_new": "yes"}
+    )
     unknown_side = triage({"leg_weakness": "yes", "leg_weakness_new": "yes"})
     assert one.urgency is Urgency.URGENT
     assert both.urgency is unknown_side.urgency is Urgency.EMERGENCY
@@ -90,8 +91,14 @@ def test_long_standing_stable_leg_symptoms_are_not_an_emergency():
 
 
 def test_isolated_constipation_is_not_an_emergency():
-    r = triage({"bowel_difficulty": "yes", "bladder_trouble": "no", "incontinence": "no",
-                "saddle_numbness": "no"})
+    r = triage(
+        {
+            "bowel_difficulty": "yes",
+            "bladder_trouble": "no",
+            "incontinence": "no",
+            "saddle_numbness": "no",
+        }
+    )
     assert r.urgency is Urgency.SELFCARE
     unknown_saddle = triage({"bowel_difficulty": "yes"})
     assert unknown_saddle.urgency is Urgency.SOON, "saddle feeling not known to be normal"
@@ -108,8 +115,17 @@ def test_reasons_are_most_urgent_first_and_explained():
 def test_to_dict_is_json_and_has_the_contract_keys():
     r = triage({"location": ["ribs"], "worse_with": ["breathing"], "age": 30, "fever": "yes"})
     d = json.loads(json.dumps(r.to_dict()))
-    for key in ("status", "urgency", "service", "reasons", "causes", "advice", "safety_net",
-                "unanswered", "kb_version"):
+    for key in (
+        "status",
+        "urgency",
+        "service",
+        "reasons",
+        "causes",
+        "advice",
+        "safety_net",
+        "unanswered",
+        "kb_version",
+    ):
         assert key in d
     assert d["urgency"] == "urgent"
     assert d["kb_version"] == load_knowledge().version
@@ -130,34 +146,42 @@ def tiny(tmp_path):
     d.mkdir()
     for name in ("sources.csv", "questions.csv", "services.csv"):
         shutil.copy(DEFAULT_DIR / name, d / name)
-    (d / "red_flags.csv").write_text(textwrap.dedent("""\
+    (d / "red_flags.csv").write_text(
+        textwrap.dedent("""\
         id,group,when,urgency,service,reason,clinician_note,source
         RF-A,one,fever=yes,urgent,same_day_gp,Fever.,,G2
         RF-B,two,blood_stool=yes,urgent,same_day_gp,Blood.,,S4
         RF-C,two,blood_urine=yes,urgent,same_day_gp,Urine blood.,,S4
         RF-E,nerves,saddle_numbness=yes,emergency,emergency_department,Saddle.,,G1
-        """))
-    (d / "causes.csv").write_text(textwrap.dedent("""\
+        """)
+    )
+    (d / "causes.csv").write_text(
+        textwrap.dedent("""\
         id,name,lay_name,group,summary,source
         strain,Strain,Pulled muscle,muscular,May be a strain.,S3
         stone,Stone,Kidney stone,visceral,May be a stone.,G7
         weak,Weak,Weak evidence only,systemic,Rarely.,S4
-        """))
-    (d / "cause_evidence.csv").write_text(textwrap.dedent("""\
+        """)
+    )
+    (d / "cause_evidence.csv").write_text(
+        textwrap.dedent("""\
         id,cause,when,weight,explanation,source
         E1,strain,injury=lifting,3,Lifting.,S2
         E2,stone,groin_waves=yes,5,Waves.,G7
         E3,stone,injury=lifting,-1,Lifting argues against.,G7
         E4,weak,injury=lifting,0.5,Barely.,S4
-        """))
-    (d / "advice.csv").write_text(textwrap.dedent("""\
+        """)
+    )
+    (d / "advice.csv").write_text(
+        textwrap.dedent("""\
         id,kind,text,applies_to,when,avoid_when,avoid_reason,source
         A1,selfcare,Use heat.,strain,,,,S2
         A2,treatment,Take an anti-inflammatory.,strain,,history=kidney_disease or pregnant=yes,Can harm kidneys or a baby.,S3
         A3,tests,Urine test.,stone,,,,G7
         A4,selfcare,Drink water.,*,diet=low_fluids,,,S1
         N1,safetynet,Get help if worse.,*,,,,G10
-        """))
+        """)
+    )
     return load_knowledge(d)
 
 
@@ -212,6 +236,7 @@ def test_unanswered_lists_only_questions_that_could_raise_urgency(tiny):
 def test_ties_keep_table_order(tiny):
     # With waves weighing 4, stone scores 4 - 1 = 3, the same as strain: causes.csv order decides.
     from dataclasses import replace
+
     evidence = tuple(replace(e, weight=4.0) if e.id == "E2" else e for e in tiny.cause_evidence)
     tied = replace(tiny, cause_evidence=evidence)
     r = triage({"injury": "lifting", "groin_waves": "yes"}, tied)

@@ -55,7 +55,7 @@ KNOWN_UNDER = {
     "N1-25-monthly-spasms-crawling": "the patient called more frequent flares 'usual'",
     "N1-31-gardening-strain-worse-on-codeine": "worsening strain is soon in the policy; gold says today",
     "N2-17-pe-on-pill-back-pain-breathing": "low back pain on breathing in after regular exercise: "
-        "the pill is not a listed clot risk, and exercise counts as a strain",
+    "the pill is not a listed clot risk, and exercise counts as a strain",
     "N2-27-aortic-ulcer-midthoracic-hypertensive": "no sudden or non-mechanical feature was given",
     "N3-28-68m-searing-rib-pain-golf": "a golf-swing strain at 68 with no other flag",
     "N4-30-40-weeks-tummy-and-back-ache": "at term without rhythmic pain the form has no labour sign",
@@ -110,7 +110,9 @@ def test_vignette_is_valid(vignette: Vignette):
         assert qid in answers, f"required question {qid} unanswered"
     if not vignette.summary:  # hand-written cases; published ones answer all the words allow
         open_questions = [
-            q for q in KB.questions.values() if q.id not in answers and q.enable_when.matches(answers)
+            q
+            for q in KB.questions.values()
+            if q.id not in answers and q.enable_when.matches(answers)
         ]
         assert open_questions, "real people leave some questions unanswered"
     assert vignette.title and vignette.origin and vignette.rationale
@@ -122,7 +124,8 @@ def test_vignette_is_valid(vignette: Vignette):
 def _known(vignettes: list[Vignette]) -> list:
     return [
         pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=KNOWN_UNDER[v.id]))
-        if v.id in KNOWN_UNDER else v
+        if v.id in KNOWN_UNDER
+        else v
         for v in vignettes
     ]
 
@@ -149,7 +152,8 @@ def test_no_under_triage(vignette: Vignette):
 
 #: Self-care cases the engine already calls self-care (the over-triaged rest count in the tables).
 SELFCARE = [
-    v for v in DEVELOPMENT
+    v
+    for v in DEVELOPMENT
     if v.gold_urgency == Urgency.SELFCARE and triage(v.answers, KB).urgency == Urgency.SELFCARE
 ]
 
@@ -228,8 +232,13 @@ def _write(tmp_path: Path, cases: list[dict]) -> Path:
 
 
 GOOD = {
-    "id": "X1", "title": "t", "origin": "o", "answers": {"location": ["ribs"]},
-    "gold_urgency": "selfcare", "gold_causes": [], "rationale": "r",
+    "id": "X1",
+    "title": "t",
+    "origin": "o",
+    "answers": {"location": ["ribs"]},
+    "gold_urgency": "selfcare",
+    "gold_causes": [],
+    "rationale": "r",
 }
 
 
@@ -259,11 +268,17 @@ def test_loader_reads_a_good_file(tmp_path: Path):
 
 
 def test_loader_reads_split_and_summary_and_names_a_bad_split(tmp_path: Path):
-    cases = [{**GOOD, "id": "D1"}, {**GOOD, "id": "V1", "split": "validation", "summary": "my words"}]
+    cases = [
+        {**GOOD, "id": "D1"},
+        {**GOOD, "id": "V1", "split": "validation", "summary": "my words"},
+    ]
     path = _write(tmp_path, cases)
     assert [v.id for v in load_vignettes(path, split="validation")] == ["V1"]
     (d, v) = load_vignettes(path)
-    assert (d.split, d.summary) == ("development", "") and (v.split, v.summary) == ("validation", "my words")
+    assert (d.split, d.summary) == ("development", "") and (v.split, v.summary) == (
+        "validation",
+        "my words",
+    )
     with pytest.raises(VignetteError, match="split 'test' is not one of development, validation"):
         load_vignettes(_write(tmp_path, [{**GOOD, "split": "test"}]))
 
