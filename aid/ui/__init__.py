@@ -4,10 +4,11 @@
 built from ``questions.csv``, the card from :mod:`aid.report`; triage stays in :mod:`aid.triage`.
 """
 
+from ..enablement import visible_questions
 from .card import alert_html, card_html, is_pending
 from .dashboard import Dashboard
 from .failsafe import WARNING_SIGNS, failsafe_html, guarded
-from .questionnaire import CheckboxGroup, NumberField, Questionnaire, make_input, visible_questions
+from .questionnaire import CheckboxGroup, NumberField, Questionnaire, make_input
 
 __all__ = [
     "CheckboxGroup",

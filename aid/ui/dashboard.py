@@ -21,6 +21,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..enablement import visible_questions
 from ..knowledge import Knowledge, load_knowledge
 from ..report import to_html
 from ..result import Result
@@ -28,7 +29,7 @@ from ..triage import triage  # module attribute on purpose: tests replace it to 
 from ..urgency import Urgency
 from .card import alert_html, card_html
 from .failsafe import failsafe_html, guarded, server_logger
-from .questionnaire import Questionnaire, visible_questions
+from .questionnaire import Questionnaire
 
 logger = server_logger()
 

@@ -14,7 +14,7 @@ number   :class:`NumberField` (a text box, checked)   None
 scale    ToggleButtons 0..10                          None
 =======  ===========================================  =======================================
 
-Visibility follows FHIR Questionnaire ``enableWhen``: :func:`visible_questions` decides, from the
+Visibility follows FHIR Questionnaire ``enableWhen``: :func:`aid.enablement.visible_questions` decides, from the
 answers of *visible* questions only, which questions are asked; a hidden question keeps its
 widget value (it comes back if the question reappears) but its answer is not sent to triage.
 """
@@ -272,36 +272,6 @@ def answer_of(question: Question, value: Any) -> Any:
     if question.kind == "multi":
         return list(value) or None
     return value
-
-
-def visible_questions(questions: Mapping[str, Question], raw: Mapping[str, Any]) -> dict[str, bool]:
-    """Which questions are asked, given the current (raw, per-question) answers.
-
-    A question is visible when its ``enable_when`` holds on the answers of the *visible*
-    questions it depends on: hiding cascades (pregnant hidden -> pregnancy_weeks hidden). A
-    dependency cycle, which knowledge.py does not forbid, shows the question (asking too much is
-    safer than hiding a warning sign).
-    """
-    memo: dict[str, bool] = {}
-    visiting: set[str] = set()
-
-    def visible(qid: str) -> bool:
-        if qid in memo:
-            return memo[qid]
-        if qid in visiting:
-            return True
-        visiting.add(qid)
-        q = questions[qid]
-        seen = {
-            dep: raw[dep]
-            for dep in q.enable_when.questions
-            if dep in questions and raw.get(dep) is not None and visible(dep)
-        }
-        visiting.discard(qid)
-        memo[qid] = q.enable_when.matches(seen)
-        return memo[qid]
-
-    return {qid: visible(qid) for qid in questions}
 
 
 class Questionnaire(widgets.VBox):
