@@ -1,4 +1,4 @@
-"""Command line: ``python -m aid questions|triage|log export ...``.
+"""Command line: ``python -m aid questions|triage|cohort|log export|fhir ...``.
 
 Exit codes: 0 success, 2 bad input (the message names the field and what is allowed).
 """
@@ -34,7 +34,12 @@ class _Refused(ValueError):
     """Raised from inside json.loads hooks: a document we refuse, with the reason in words."""
 
 
-def _read_json(path: str) -> Any:
+#: A FHIR QuestionnaireResponse nests deeper than plain answers: resource, section groups,
+#: items, answers, codings, extensions. Still bounded, for the same reason.
+MAX_FHIR_NESTING = 16
+
+
+def _read_json(path: str, nesting: int = MAX_NESTING) -> Any:
     """The answers document, or SystemExit(2) with a message naming the file and the fix.
 
     Every way a file can be wrong (unreadable, too large, not UTF-8, nested too deep, a number
@@ -56,7 +61,7 @@ def _read_json(path: str) -> Any:
             )
         )
     text = _decode(path, data)
-    deep = _too_deep(text)
+    deep = _too_deep(text, nesting)
     if deep is not None:
         raise SystemExit(_fail(f"{path}: {deep}"))
     try:
@@ -89,7 +94,7 @@ def _decode(path: str, data: bytes) -> str:
         raise SystemExit(_fail(f"{path} {problem}; save the answers as UTF-8 JSON")) from None
 
 
-def _too_deep(text: str) -> str | None:
+def _too_deep(text: str, nesting: int = MAX_NESTING) -> str | None:
     """Why the document nests deeper than MAX_NESTING (naming the answer), or None.
 
     One pass over the structural characters (brackets, quotes, backslashes, colons), with the
@@ -114,12 +119,17 @@ def _too_deep(text: str) -> str | None:
             in_string, last_string = True, (pos, pos)
         elif ch in "[{":
             depth += 1
-            if depth > MAX_NESTING:
+            if depth > nesting:
                 where = f"the answer to {shown(key)}" if key is not None else "the document"
                 line = text.count("\n", 0, pos) + 1
+                allowed = (
+                    "one object of answers, each a text, a number or a list of options"
+                    if nesting == MAX_NESTING
+                    else "a FHIR QuestionnaireResponse to the aid's Questionnaire"
+                )
                 return (
-                    f"{where} is nested more than {MAX_NESTING} levels deep (line {line}); "
-                    "allowed: one object of answers, each a text, a number or a list of options"
+                    f"{where} is nested more than {nesting} levels deep (line {line}); "
+                    f"allowed: {allowed}"
                 )
         elif ch in "]}":
             depth -= 1
@@ -204,18 +214,54 @@ def cmd_questions(args: argparse.Namespace) -> int:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    raw = _read_json(args.file)
-    if not isinstance(raw, dict):
-        return _fail("the answers file must hold one JSON object keyed by question id")
+    output = "json" if args.json else args.output
+    if args.fhir or output == "fhir":
+        from . import fhir  # fhir.resources is imported only when FHIR is asked for
+    if args.fhir:
+        document = _read_json(args.file, MAX_FHIR_NESTING)
+        if not isinstance(document, dict):
+            return _fail("a --fhir file must hold one FHIR QuestionnaireResponse (a JSON object)")
+        try:
+            answers = fhir.answers_from(document)
+        except AnswerError as exc:
+            return _fail(f"{args.file}: {exc}")
+    else:
+        answers = _read_json(args.file)
+        if not isinstance(answers, dict):
+            return _fail("the answers file must hold one JSON object keyed by question id")
     try:
-        result = triage(raw)
+        result = triage(answers)
     except AnswerError as exc:
         return _fail(str(exc))
-    if args.json:
+    if output == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2)
         print()
+    elif output == "fhir":
+        response = document if args.fhir else fhir.response(answers)
+        sys.stdout.write(fhir.dumps(fhir.result(result, response)))
     else:
         print(to_markdown(result))
+    return 0
+
+
+def cmd_fhir(args: argparse.Namespace) -> int:
+    """Publish the form or the aid's code system as FHIR JSON (``-`` = stdout)."""
+    from . import fhir
+
+    resource = fhir.questionnaire() if args.what == "questionnaire" else fhir.codesystem()
+    return _write_text(args.out, fhir.dumps(resource), f"the {args.what}")
+
+
+def _write_text(out: str, text: str, what: str) -> int:
+    if out == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        return _fail(f"cannot write {out}: {exc.strerror or exc}")
+    print(f"wrote {what} to {out}", file=sys.stderr)
     return 0
 
 
@@ -257,9 +303,15 @@ def cmd_log_export(args: argparse.Namespace) -> int:
             "-journal files); write the export to another file"
         )
     try:
-        frame = export_frame(EncounterLog(path, create=False).to_frame())
+        frame = EncounterLog(path, create=False).to_frame()
     except StoreError as exc:
         return _fail(str(exc))
+    if args.fhir:
+        from . import fhir
+
+        bundle = fhir.log_bundle(frame)
+        return _write_text(args.out, fhir.dumps(bundle), f"{len(frame)} encounters as a Bundle")
+    frame = export_frame(frame)
     if args.out == "-":
         frame.to_csv(sys.stdout, index=False, lineterminator="\n")
         return 0
@@ -296,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("triage", help="triage one person's answers (a JSON object)")
     p.add_argument("file", help="JSON file of answers keyed by question id, or - for stdin")
     p.add_argument("--json", action="store_true", help="print Result.to_dict() as JSON")
+    p.add_argument(
+        "--fhir",
+        action="store_true",
+        help="FILE is a FHIR QuestionnaireResponse to `python -m aid fhir questionnaire`",
+    )
+    p.add_argument(
+        "--output",
+        choices=("markdown", "json", "fhir"),
+        default="markdown",
+        help="markdown (default), json (= --json) or fhir: a Bundle of the "
+        "QuestionnaireResponse and a RiskAssessment",
+    )
     p.set_defaults(func=cmd_triage)
     p = sub.add_parser(
         "cohort", help="triage every row of a clinic CSV export (columns = question ids)"
@@ -315,14 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cohort)
     p = sub.add_parser("log", help="the encounter log (env AID_DB, default var/encounters.sqlite3)")
     log_sub = p.add_subparsers(dest="log_command", required=True)
-    p = log_sub.add_parser("export", help="write every logged encounter as CSV")
+    p = log_sub.add_parser("export", help="write every logged encounter as CSV (or FHIR)")
     p.add_argument("out", metavar="OUT.csv", help="CSV file to write, or - for stdout")
+    p.add_argument(
+        "--fhir",
+        action="store_true",
+        help="write a FHIR Bundle (JSON): per encounter a QuestionnaireResponse and a "
+        "RiskAssessment",
+    )
     p.add_argument(
         "--db",
         metavar="PATH",
         help="the log file (default: env AID_DB, else var/encounters.sqlite3)",
     )
     p.set_defaults(func=cmd_log_export)
+    p = sub.add_parser("fhir", help="publish the questionnaire or the aid's codes as FHIR R4B JSON")
+    p.add_argument("what", choices=("questionnaire", "codesystem"))
+    p.add_argument("out", metavar="OUT", nargs="?", default="-", help="file to write (default -)")
+    p.set_defaults(func=cmd_fhir)
     return parser
 
 
