@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: dashboard test lint lab bench notebooks chromium venv clean
+.PHONY: dashboard test lint lab bench notebooks chromium lforms venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,20 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# LHC-Forms (the lforms npm package, pinned with its dependencies by package-lock.json) for the
+# browser test that renders the aid's FHIR Questionnaire. Installed once; the test needs no network.
+# --legacy-peer-deps: lforms' Angular packages declare peer ranges that npm 10+ cannot reconcile
+# (the lock file was made with the same flag); --ignore-scripts: only the prebuilt dist files are used.
+LFORMS_DIR := tests/browser/fhir
+$(LFORMS_DIR)/node_modules/.package-lock.json: $(LFORMS_DIR)/package-lock.json $(LFORMS_DIR)/package.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Debian's npm for the LHC-Forms test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	cd $(LFORMS_DIR) && npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund --loglevel=error
+	touch $@
+
+lforms: $(LFORMS_DIR)/node_modules/.package-lock.json
 
 # Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served,
 # a Content-Security-Policy so the page loads nothing from other sites) live in voila.json;
@@ -51,7 +65,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 
-test: $(VENV)/.installed-test chromium lint
+test: $(VENV)/.installed-test chromium lforms lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 
@@ -70,4 +84,4 @@ lab: $(VENV)/.installed-runtime
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis $(LFORMS_DIR)/node_modules
