@@ -646,8 +646,13 @@ def bundle(
 
 
 def bundle_json(result: Result, answers: Mapping[str, Any], *, subject: str | None = None) -> str:
-    """The dashboard's "FHIR Bundle (JSON)" download: :func:`result` of these answers, as text."""
-    return dumps(globals()["result"](result, response(answers, subject=subject), subject=subject))
+    """The dashboard's "FHIR Bundle (JSON)" download: the answers as a QuestionnaireResponse and
+    ``result`` as a RiskAssessment in one collection Bundle, as JSON text.
+
+    ``answers`` are those the result was computed from (raw or :class:`Answers`); an answer
+    that does not validate raises :class:`AnswerError`, as :func:`aid.triage` would have.
+    """
+    return dumps(bundle([(response(answers, subject=subject), result)], subject=subject))
 
 
 def log_bundle(frame: Any) -> dict[str, Any]:

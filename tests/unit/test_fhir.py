@@ -146,6 +146,11 @@ def test_response_round_trip_is_exact(raw):
     assert aid_fhir.answers_from(aid_fhir.dumps(qr)) == expected
 
 
+def test_answers_from_takes_a_fhir_resources_model_too():
+    model = valid(aid_fhir.response(EMERGENCY))
+    assert aid_fhir.answers_from(model) == Answers(EMERGENCY)
+
+
 def _qr(*question_items: dict[str, Any], questionnaire: str | None = None) -> dict[str, Any]:
     return {
         "resourceType": "QuestionnaireResponse",
