@@ -90,7 +90,9 @@ def form(browser, renderer):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(renderer)
-    page.wait_for_function("() => Boolean(window.LForms && LForms.Util && LForms.Util.getFormFHIRData)")
+    page.wait_for_function(
+        "() => Boolean(window.LForms && LForms.Util && LForms.Util.getFormFHIRData)"
+    )
     page.errors = errors  # type: ignore[attr-defined]
     try:
         yield page
