@@ -455,6 +455,12 @@ def answers_from(resource: Any, knowledge: Knowledge | None = None) -> Answers:
             )
         raise AnswerError("questionnaire", problem, expected)
     _validate("QuestionnaireResponse", data)
+    if data.get("status") == "entered-in-error":
+        raise AnswerError(
+            "status",
+            "the response is marked entered-in-error; it must not be triaged",
+            "in-progress, completed, amended or stopped (unanswered questions stay unknown)",
+        )
     raw: dict[str, Any] = {}
     sections = {_section_link(s) for s in kb.sections}
     for item in _walk(data.get("item") or [], sections):

@@ -183,6 +183,7 @@ def _coding(code: str) -> dict[str, Any]:
             "which form",
         ),
         ({"resourceType": "Patient"}, "resourceType", "expected QuestionnaireResponse"),
+        ({**_qr(), "status": "entered-in-error"}, "status", "entered-in-error"),
         (
             _qr({"linkId": "favourite_colour", "answer": [{"valueString": "red"}]}),
             "favourite_colour",
