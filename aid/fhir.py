@@ -336,9 +336,9 @@ def fhirpath_atom(atom: Atom, q: Question) -> str:
         return f"{answers}.exists()"
     if atom.op == "missing":
         return f"{answers}.empty()"
-    if atom.op in NUMERIC_OPERATORS or q.kind in ("number", "scale"):
-        op = {"=": "="}.get(atom.op, atom.op)
-        return f"{answers}.value.where($this {op} {atom.values[0]}).exists()"
+    if atom.op in NUMERIC_OPERATORS:
+        return f"{answers}.value.where($this {atom.op} {atom.values[0]}).exists()"
+    # =, != and in: options only (knowledge.py refuses them on number questions).
     codes = " | ".join(f"'{option_code(q.id, v)}'" for v in atom.values)
     if atom.op == "!=":
         return f"{answers}.value.where(code = {codes}).empty()"
