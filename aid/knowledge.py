@@ -355,6 +355,7 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
         if qid in cond.questions:
             raise KnowledgeError("questions.csv", line, "enable_when", f"{qid!r} depends on itself")
         questions[qid] = _replace_enable(questions[qid], cond)
+    _check_enable_loops(questions, {qid: line for line, qid, _ in pending_enable})
 
     services: dict[str, Service] = {}
     for line, row in _rows(directory, "services.csv"):
@@ -537,6 +538,42 @@ def _question(line: int, row: dict[str, str], sources: Mapping[str, Source]) -> 
         required=required,
         source=source,
     )
+
+
+def _check_enable_loops(questions: Mapping[str, Question], lines: Mapping[str, int]) -> None:
+    """Refuse a loop of ``enable_when`` dependencies (a -> b -> a), naming the loop.
+
+    Why: in a loop, whether a question is asked would depend on itself; the questionnaire would
+    have no defined order and the engine could hide a warning sign for a reason that is not an
+    answer. The error points at the first question of the loop in file order.
+    """
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(qid: str) -> None:
+        state[qid] = 1
+        path.append(qid)
+        for dep in questions[qid].enable_when.questions:
+            if state.get(dep) == 1:
+                loop = path[path.index(dep) :]
+                first = min(loop, key=lambda q: lines[q])
+                at = loop.index(first)
+                named = " -> ".join(loop[at:] + loop[:at] + [first])
+                raise KnowledgeError(
+                    "questions.csv",
+                    lines[first],
+                    "enable_when",
+                    f"enable_when dependencies form a loop: {named}; whether a question is asked "
+                    "must not depend on itself",
+                )
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[qid] = 2
+
+    for qid in questions:
+        if qid not in state:
+            visit(qid)
 
 
 def _replace_enable(question: Question, condition: Condition) -> Question:
