@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .answers import AnswerError, LongNumber, allowed_text, shown
+from .answers import MAX_NUMBER_CHARS, AnswerError, LongNumber, allowed_text, shown
 from .knowledge import load_knowledge
 from .report import to_markdown
 from .triage import triage
@@ -22,9 +22,6 @@ MAX_ANSWERS_BYTES = 1 << 20
 #: An answers file is an object (level 1) whose multi-choice answers are lists (level 2). Deeper
 #: nesting is refused before parsing, so that no input can exhaust the parser's recursion.
 MAX_NESTING = 8
-#: Digits (with sign, point and exponent) a JSON number may have; no answer needs more, and
-#: Python refuses to convert an int of more than 4,300 digits.
-MAX_NUMBER_CHARS = 100
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _STRUCTURE = re.compile(r'[\[\]{}":\\]')
