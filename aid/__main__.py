@@ -174,8 +174,8 @@ def cmd_questions(args: argparse.Namespace) -> int:
             given = Answers(raw, kb)
         except AnswerError as exc:
             return _fail(str(exc))
-        shown = visible_questions(kb.questions, given)
-        questions = [q for q in questions if shown[q.id]]
+        asked = visible_questions(kb.questions, given)
+        questions = [q for q in questions if asked[q.id]]
     if args.json:
         rows = [
             {
