@@ -54,6 +54,7 @@ from .conditions import MULTI_SEPARATOR
 from .decisions import LEVELS, decide, facts_of_codes, plan_of
 from .enablement import visible_by_codes
 from .knowledge import PACKAGE_DATA, Knowledge, Question, load_knowledge
+from .store import _SUBJECT as SUBJECT_PATTERN
 from .store import StoreError, check_subject, neutralise_formula
 from .urgency import Urgency
 
@@ -560,9 +561,17 @@ def _check_subjects(frame: pd.DataFrame, first_row: int) -> None:
     """
     if SUBJECT_COLUMN not in frame.columns:
         return
-    codes, uniques = pd.factorize(frame[SUBJECT_COLUMN], use_na_sentinel=True)
+    column = frame[SUBJECT_COLUMN]
+    positions = np.arange(len(column))
+    if pd.api.types.is_string_dtype(column) or column.dtype == object:
+        # Most ids match the log's pattern as they are (checked by pandas, not a Python call
+        # per row); only the others go through aid.store.check_subject, which decides.
+        plain = column.astype("string").str.fullmatch(SUBJECT_PATTERN.pattern)
+        positions = positions[~plain.fillna(False).to_numpy(dtype=bool)]
+        column = column.iloc[positions]
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
     bad = np.array([not _is_pseudonymous(u) for u in uniques] + [False], dtype=bool)
-    rows = np.flatnonzero(bad[codes])
+    rows = positions[bad[codes]]
     if not len(rows):
         return
     named = ", ".join(str(first_row + int(i)) for i in rows[:NAMED_ROWS])

@@ -50,30 +50,39 @@ Mask = npt.NDArray[np.bool_]
 _NONE = np.int64(-(2**62))  # below any score: "not a candidate"
 
 
-class _Segments:
-    """Conditions compiled to one flat array of atom rows plus segment starts.
-
-    ``holds(truth)`` gives one row per condition: the AND of its atoms (an empty condition uses
-    the always-true row), computed with one ``logical_and.reduceat`` for all conditions.
+class _Groups:
+    """Items (atom rows, rules, evidence rows) gathered into groups (conditions, questions,
+    causes), stored by *position*: ``steps[k]`` holds the groups that have a ``k``-th item and
+    that item. Folding over the steps touches each item once, with a few numpy calls per
+    position (a group has a handful of items) and no loop over groups or rows.
     """
 
-    def __init__(self, rows: Sequence[Sequence[int]], true_row: int):
-        flat: list[int] = []
-        starts: list[int] = []
-        for atoms in rows:
-            starts.append(len(flat))
-            flat.extend(atoms or [true_row])
-        self.flat = np.array(flat, dtype=np.intp)
-        self.starts = np.array(starts, dtype=np.intp)
-        self.count = len(rows)
+    def __init__(self, groups: Sequence[Sequence[int]]):
+        self.count = len(groups)
+        by_size = sorted(range(len(groups)), key=lambda g: -len(groups[g]))
+        self.steps: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]] = []
+        for k in range(max((len(g) for g in groups), default=0)):
+            members = [g for g in by_size if len(groups[g]) > k]
+            self.steps.append(
+                (
+                    np.array(members, dtype=np.intp),
+                    np.array([groups[g][k] for g in members], dtype=np.intp),
+                )
+            )
 
-    def reduce(self, ufunc: np.ufunc, matrix: np.ndarray) -> np.ndarray:
-        if self.count == 0:
-            return np.zeros((0, matrix.shape[1]), dtype=matrix.dtype)
-        return ufunc.reduceat(matrix[self.flat], self.starts, axis=0)
+
+class _Segments(_Groups):
+    """Conditions as groups of atom rows; ``holds(truth)`` is the AND of each condition's atoms
+    (an empty condition is always true)."""
 
     def holds(self, truth: Mask) -> Mask:
-        return self.reduce(np.logical_and, truth)
+        return self.all(truth)
+
+    def all(self, matrix: Mask) -> Mask:
+        out = np.ones((self.count, matrix.shape[1]), dtype=bool)
+        for members, items in self.steps:
+            out[members] &= matrix[items]
+        return out
 
 
 class Plan:
@@ -96,7 +105,6 @@ class Plan:
         enable_rows = {q.id: rows(q.enable_when) for q in kb.questions.values()}
         #: Every distinct atom, in the order of the rows of ``Facts.truth`` (then "always true").
         self.atoms: list[Atom] = list(atoms)
-        true_row = len(self.atoms)
         self.atom_question = np.array(
             [self.question_index[a.question] for a in self.atoms] + [0], dtype=np.intp
         )
@@ -105,7 +113,7 @@ class Plan:
             self.atom_rows_of.setdefault(atom.question, []).append(i)
 
         # Red flags: urgency and service.
-        self.rules = _Segments(rule_rows, true_row)
+        self.rules = _Segments(rule_rows)
         self.rule_rank = np.array([r.urgency.rank for r in rules], dtype=np.int8)
         position = {sid: i for i, sid in enumerate(self.services)}
         self.rule_service = np.array([position[r.service] for r in rules], dtype=np.intp)
@@ -121,39 +129,34 @@ class Plan:
         # (rule, question) pairs of their positive atoms, grouped by question.
         raising = [i for i, r in enumerate(rules) if r.urgency >= Urgency.URGENT]
         self.raising = np.array(raising, dtype=np.intp)
-        self.raising_rules = _Segments([rule_rows[i] for i in raising], true_row)
+        self.raising_rules = _Segments([rule_rows[i] for i in raising])
         self.raising_rank = self.rule_rank[self.raising]
         #: Questions that may be listed as unanswered, in questionnaire order.
         self.candidates = [q for q in self.questions if q in kb.red_flag_questions]
         candidate_index = {q: i for i, q in enumerate(self.candidates)}
-        pairs = sorted(
-            (candidate_index[q], j)
-            for j, i in enumerate(raising)
+        opened_by: list[list[int]] = [[] for _ in self.candidates]  # raising rules per question
+        for j, i in enumerate(raising):
             for q in dict.fromkeys(
                 a.question for a in rules[i].when.atoms if not a.holds_when_unanswered
-            )
-        )
-        self.pair_candidate = np.array([c for c, _ in pairs], dtype=np.intp)
-        self.pair_rule = np.array([j for _, j in pairs], dtype=np.intp)
-        self.pair_starts = np.flatnonzero(np.r_[True, np.diff(self.pair_candidate) != 0])
-        self.pair_groups = self.pair_candidate[self.pair_starts]
+            ):
+                opened_by[candidate_index[q]].append(j)
+        self.opened_by = _Groups(opened_by)
         self.candidate_question = np.array(
             [self.question_index[q] for q in self.candidates], dtype=np.intp
         )
-        self.candidate_enabled = _Segments([enable_rows[q] for q in self.candidates], true_row)
+        self.candidate_enabled = _Segments([enable_rows[q] for q in self.candidates])
 
         # Causes: evidence grouped by cause (table order kept within a cause).
         evidence = kb.cause_evidence
         cause_position = {c: i for i, c in enumerate(self.causes)}
-        self.evidence = _Segments(evidence_rows, true_row)
-        order = sorted(range(len(evidence)), key=lambda e: cause_position[evidence[e].cause])
-        self.evidence_order = np.array(order, dtype=np.intp)
+        self.evidence = _Segments(evidence_rows)
         self.evidence_weight = np.array(
-            [round(evidence[e].weight * WEIGHT_SCALE) for e in order], dtype=np.int64
+            [round(e.weight * WEIGHT_SCALE) for e in evidence], dtype=np.int64
         )
-        sorted_causes = [cause_position[evidence[e].cause] for e in order]
-        self.cause_starts = np.flatnonzero(np.r_[True, np.diff(sorted_causes) != 0])
-        self.cause_groups = np.array(sorted_causes, dtype=np.intp)[self.cause_starts]
+        of_cause: list[list[int]] = [[] for _ in self.causes]
+        for e, row in enumerate(evidence):
+            of_cause[cause_position[row.cause]].append(e)
+        self.evidence_of = _Groups(of_cause)
         self.min_score = round(MIN_CAUSE_SCORE * WEIGHT_SCALE)
 
         # Required questions (asked, unanswered: not enough information).
@@ -161,28 +164,39 @@ class Plan:
         self.required_question = np.array(
             [self.question_index[q] for q in self.required], dtype=np.intp
         )
-        self.required_enabled = _Segments([enable_rows[q] for q in self.required], true_row)
+        self.required_enabled = _Segments([enable_rows[q] for q in self.required])
 
-        self._tables: dict[str, tuple[int, np.ndarray]] = {}
+        # Fired rules grouped by level, each level's rules in service precedence order.
+        self.level_rules: list[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.intp]]] = []
+        for level in reversed(LEVELS[1:]):
+            of_level = [i for i, r in enumerate(rules) if r.urgency is level]
+            of_level.sort(key=lambda i: self.rule_service[i])
+            self.level_rules.append(
+                (level.rank, np.array(of_level, np.intp), self.rule_service[of_level])
+            )
+
+        self._tables: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def truth_table(self, qid: str, values: Sequence[Any]) -> np.ndarray:
         """Truth of each atom on ``qid`` (rows) for each distinct answer (columns), then for
         "unanswered" (last column, so that code -1 picks it). Evaluated by :meth:`Atom.holds`,
-        the very evaluator of one person; cached while ``values`` only grows."""
+        the very evaluator of one person; ``values`` may only grow (new answers are evaluated
+        when they first appear)."""
+        atoms = [self.atoms[i] for i in self.atom_rows_of.get(qid, [])]
         with self._lock:
-            cached = self._tables.get(qid)
-        if cached is not None and cached[0] == len(values):
-            return cached[1]
-        table = np.array(
-            [
-                [atom.holds({qid: v}) for v in values] + [atom.holds({})]
-                for atom in (self.atoms[i] for i in self.atom_rows_of.get(qid, []))
-            ],
-            dtype=bool,
-        ).reshape(len(self.atom_rows_of.get(qid, [])), len(values) + 1)
-        with self._lock:
-            self._tables[qid] = (len(values), table)
+            table = self._tables.get(qid)
+            if table is None:
+                table = np.array([[a.holds({})] for a in atoms], dtype=bool).reshape(-1, 1)
+            done = table.shape[1] - 1
+            if done < len(values):
+                new = np.array(
+                    [[a.holds({qid: v}) for v in values[done:]] for a in atoms], dtype=bool
+                ).reshape(len(atoms), -1)
+                table = np.concatenate([table[:, :-1], new, table[:, -1:]], axis=1)
+                self._tables[qid] = table
+            elif done > len(values):
+                return np.concatenate([table[:, : len(values)], table[:, -1:]], axis=1)
         return table
 
 
@@ -265,33 +279,36 @@ def decide(plan: Plan, facts: Facts, causes_shown: int = MAX_CAUSES) -> Decision
     truth, answered, n = facts.truth, facts.answered, facts.n
 
     fired = plan.rules.holds(truth)
-    ranks = plan.rule_rank[:, None]
-    level = np.where(fired, ranks, np.int8(0)).max(axis=0, initial=0).astype(np.int8)
-
-    at_level = fired & (ranks == level[None, :])
-    big = len(plan.services)
-    named = np.where(at_level, plan.rule_service[:, None], big).min(axis=0, initial=big)
-    service = np.where(named < big, named, plan.level_service[level]).astype(np.intp)
+    level = np.zeros(n, dtype=np.int8)
+    service = plan.level_service[level]
+    for rank, rules, services in plan.level_rules:  # most urgent level first
+        if not len(rules):
+            continue
+        hits = fired[rules]
+        first = hits.argmax(axis=0)  # the first fired rule in service precedence order
+        here = (level == 0) & hits[first, np.arange(n)]
+        level[here] = rank
+        service = np.where(here, services[first], service)
+    service = np.where(level == 0, plan.level_service[0], service).astype(np.intp)
 
     could = np.full((len(plan.candidates), n), -1, dtype=np.int8)
-    if len(plan.pair_rule):
+    if plan.opened_by.steps:
         open_atoms = truth | ~answered[plan.atom_question]
-        possible = plan.raising_rules.reduce(np.logical_and, open_atoms)
+        possible = plan.raising_rules.all(open_atoms)
         possible &= plan.raising_rank[:, None] > level[None, :]
-        enabled = plan.candidate_enabled.holds(truth)
-        unasked = ~answered[plan.candidate_question] & enabled
-        open_pairs = possible[plan.pair_rule] & unasked[plan.pair_candidate]
-        raised = np.where(open_pairs, plan.raising_rank[plan.pair_rule][:, None], np.int8(-1))
-        could[plan.pair_groups] = np.maximum.reduceat(raised, plan.pair_starts, axis=0)
+        unasked = ~answered[plan.candidate_question] & plan.candidate_enabled.holds(truth)
+        for questions, rules in plan.opened_by.steps:
+            hit = possible[rules] & unasked[questions]
+            raised = np.where(hit, plan.raising_rank[rules][:, None], np.int8(-1))
+            could[questions] = np.maximum(could[questions], raised)
 
     evidence = plan.evidence.holds(truth)
     scores = np.zeros((len(plan.causes), n), dtype=np.int64)
     matched = np.zeros((len(plan.causes), n), dtype=bool)
-    if len(plan.evidence_order):
-        grouped = evidence[plan.evidence_order]
-        weights = np.where(grouped, plan.evidence_weight[:, None], 0)
-        scores[plan.cause_groups] = np.add.reduceat(weights, plan.cause_starts, axis=0)
-        matched[plan.cause_groups] = np.logical_or.reduceat(grouped, plan.cause_starts, axis=0)
+    for causes_k, rows in plan.evidence_of.steps:
+        hit = evidence[rows]
+        scores[causes_k] += np.where(hit, plan.evidence_weight[rows][:, None], 0)
+        matched[causes_k] |= hit
     causes = _rank(np.where(matched & (scores >= plan.min_score), scores, _NONE), causes_shown)
 
     missing = ~answered[plan.required_question] & plan.required_enabled.holds(truth)
