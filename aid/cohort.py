@@ -784,18 +784,26 @@ class _Block:
 
         ids = plan.rule_ids
         codes, first = _patterns(fired)
-        flags = [MULTI_SEPARATOR.join(ids[j] for j in np.flatnonzero(fired[i])) for i in first]
+        flags = [
+            MULTI_SEPARATOR.join(i for i, hit in zip(ids, row, strict=True) if hit)
+            for row in fired[first].tolist()
+        ]
         cands = plan.decisions.candidates
         qcodes, qfirst = _patterns((could + 1).astype(np.uint8))
-        unanswered = []
-        for i in qfirst:
-            listed = [int(j) for j in np.flatnonzero(could[i] >= 0)]
-            listed.sort(key=lambda j: (-int(could[i, j]), plan.question_order[cands[j]]))
-            unanswered.append(MULTI_SEPARATOR.join(cands[j] for j in listed))
+        # As Result.unanswered lists them: most urgent first, then questionnaire order (the
+        # candidates' own order).
+        ranks = [u.rank for u in reversed(LEVELS)]
+        unanswered = [
+            MULTI_SEPARATOR.join(
+                c for rank in ranks for c, r in zip(cands, row, strict=True) if r == rank
+            )
+            for row in could[qfirst].tolist()
+        ]
         icodes, ifirst = _patterns(ignored)
         hideable = plan.hideable
         ignored_texts = [
-            MULTI_SEPARATOR.join(hideable[j] for j in np.flatnonzero(ignored[i])) for i in ifirst
+            MULTI_SEPARATOR.join(q for q, hit in zip(hideable, row, strict=True) if hit)
+            for row in ignored[ifirst].tolist()
         ]
         self.texts = {
             "red_flags": (codes, flags),

@@ -151,7 +151,7 @@ class Plan:
         cause_position = {c: i for i, c in enumerate(self.causes)}
         self.evidence = _Segments(evidence_rows)
         self.evidence_weight = np.array(
-            [round(e.weight * WEIGHT_SCALE) for e in evidence], dtype=np.int64
+            [round(e.weight * WEIGHT_SCALE) for e in evidence], dtype=np.int32
         )
         of_cause: list[list[int]] = [[] for _ in self.causes]
         for e, row in enumerate(evidence):
@@ -268,7 +268,7 @@ class Decisions:
     service: npt.NDArray[np.intp]  # (n,): position in services.csv
     could: npt.NDArray[np.int8]  # (candidates, n): rank the question could raise to, -1 none
     evidence: Mask  # (evidence rows, n): cause_evidence rows that hold, table order
-    scores: npt.NDArray[np.int64]  # (causes, n): summed weights in thousandths
+    scores: npt.NDArray[np.int32]  # (causes, n): summed weights in thousandths
     causes: npt.NDArray[np.intp]  # (shown, n): cause positions, best first, -1 = none
     missing: Mask  # (required questions, n): asked and unanswered
     incomplete: Mask  # (n,): a required answer missing and no rule fired
@@ -303,13 +303,14 @@ def decide(plan: Plan, facts: Facts, causes_shown: int = MAX_CAUSES) -> Decision
             could[questions] = np.maximum(could[questions], raised)
 
     evidence = plan.evidence.holds(truth)
-    scores = np.zeros((len(plan.causes), n), dtype=np.int64)
+    scores = np.zeros((len(plan.causes), n), dtype=np.int32)  # thousandths: far from overflow
     matched = np.zeros((len(plan.causes), n), dtype=bool)
     for causes_k, rows in plan.evidence_of.steps:
         hit = evidence[rows]
         scores[causes_k] += np.where(hit, plan.evidence_weight[rows][:, None], 0)
         matched[causes_k] |= hit
-    causes = _rank(np.where(matched & (scores >= plan.min_score), scores, _NONE), causes_shown)
+    shown = matched & (scores >= plan.min_score)
+    causes = _rank(np.where(shown, scores.astype(np.int64), _NONE), causes_shown)
 
     missing = ~answered[plan.required_question] & plan.required_enabled.holds(truth)
     incomplete = (level == 0) & missing.any(axis=0)
