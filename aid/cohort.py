@@ -734,7 +734,7 @@ class _Block:
         problems: dict[int, str] = {}
         for i, raw in enumerate(uniques):
             try:
-                value = cell_answer(question, raw)
+                value = cell_answer(question, raw.value if isinstance(raw, _Opaque) else raw)
             except AnswerError as exc:
                 problems[i] = str(exc)
                 continue
@@ -830,20 +830,42 @@ class _ListCell(tuple):
         return repr(list(self))
 
 
+class _Opaque:
+    """Any other cell that cannot be hashed (a dict, a list holding lists...): compared by
+    identity, so pandas can factorise the column and the engine's validator reports the value
+    as it would for one person (a row error naming the column), never a ``TypeError``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
 def _hashable(column: pd.Series) -> pd.Series:
     """Cells holding Python lists, tuples or sets (natural pandas input for a multi-choice
-    answer, as ``aid.triage`` takes it) become :class:`_ListCell` tuples; other cells are
-    untouched. Without this, pandas raises ``TypeError: unhashable type: 'list'``."""
+    answer, as ``aid.triage`` takes it) become :class:`_ListCell` tuples, and any other
+    unhashable cell an :class:`_Opaque`; other cells are untouched. Without this, pandas raises
+    ``TypeError: unhashable type: 'list'``."""
     if column.dtype != object:
         return column
     cells = column.to_numpy(dtype=object)
-    listy = [i for i, v in enumerate(cells) if isinstance(v, (list, tuple, set, frozenset))]
-    if not listy:
+    out = None
+    for i, v in enumerate(cells):
+        if isinstance(v, (str, float, int)):
+            continue
+        cell: Any = v
+        if isinstance(v, (list, tuple, set, frozenset)):
+            cell = _ListCell(sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)
+        try:
+            hash(cell)
+        except TypeError:
+            cell = _Opaque(v)
+        if cell is not v:
+            if out is None:
+                out = cells.copy()  # element by element: pandas would unpack a sequence
+            out[i] = cell
+    if out is None:
         return column
-    out = cells.copy()  # element by element: pandas would unpack a sequence given as one value
-    for i in listy:
-        v = cells[i]
-        out[i] = _ListCell(sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)
     return pd.Series(out, index=column.index, dtype=object)
 
 

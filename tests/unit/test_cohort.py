@@ -469,3 +469,28 @@ def test_a_list_where_one_answer_is_expected_is_a_row_error_naming_the_column():
     assert "age: expected a number, got [3]" in error
     assert "location: unknown option 7; allowed: a list of any of: " in error  # as aid.triage
     assert str(out["error"].iloc[1]) == ""
+
+
+def test_any_other_cell_type_is_a_row_error_naming_the_column():
+    """Issue 9: a dict, a nested list or a date in a cell fails its row with the engine's own
+    message (as aid.triage would say it), never a TypeError from pandas."""
+    import datetime
+
+    frame = pd.DataFrame(
+        {
+            "fever": [{"a": 1}, "no", "no", "no"],
+            "location": [["ribs"], [["ribs"]], "ribs", "ribs"],
+            "age": [40, 40, datetime.date(2020, 1, 1), 40],
+        }
+    )
+    out = triage_frame(frame)
+    errors = [str(e) for e in out["error"]]
+    assert errors[0].startswith("fever: unknown option {'a': 1}")
+    assert errors[1].startswith("location: unknown option ['ribs']")
+    assert errors[2].startswith("age: expected a number, got a date")
+    assert errors[3] == "" and str(out["urgency"].iloc[3]) != ERROR
+    assert list(out["urgency"][:3]) == [ERROR] * 3
+    for i in range(3):
+        answers = {k: frame[k].iloc[i] for k in frame.columns}
+        with pytest.raises(AnswerError):
+            triage(answers)
