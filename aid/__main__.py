@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "output",
         metavar="OUT.csv",
-        help="the input columns plus urgency, top_cause, red_flags, unanswered_red_flags, error",
+        help="the input columns plus urgency, service, top_cause, red_flags, "
+        "unanswered_red_flags, ignored_answers, error",
     )
     p.add_argument(
         "--keep",
