@@ -1,7 +1,9 @@
 """``triage(answers) -> Result``: red flags set urgency, evidence ranks causes, advice follows.
 
-Pure: no I/O, no widgets, nothing global but the loaded knowledge. The semantics are those of
-``docs/architecture.md`` ("Triage semantics"):
+Pure: no I/O, no widgets, nothing global but the loaded knowledge. The decisions themselves are
+:func:`aid.decisions.decide` (shared with the cohort); this module validates, sets aside answers
+to questions that are not asked (:mod:`aid.enablement`; listed in ``Result.ignored``) and words
+the result. The semantics are those of ``docs/architecture.md`` ("Triage semantics"):
 
 * urgency is the highest level among fired ``red_flags.csv`` rows; every fired row is a reason.
   Rows do not stack: a combination is an emergency only where a row names it (policy "How rules
