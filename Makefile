@@ -13,11 +13,11 @@ $(BIN)/python:
 
 # Stamps record that the installed packages match pyproject.toml.
 $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
-	$(PIP) -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	$(PIP) -e '.[ui]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[test]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	$(PIP) -e '.[test,ui]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $@ $(VENV)/.installed-runtime
 
 venv: $(VENV)/.installed-test
@@ -47,8 +47,12 @@ lforms: $(LFORMS_DIR)/node_modules/.package-lock.json
 # config_file_paths names it so no user-level Voila config can change them.
 VOILA_ARGS := --Voila.config_file_paths="$(CURDIR)" notebooks/dashboard.ipynb
 
+# A clinic's clinic.toml in the repository is used when present (aid reads ./clinic.toml or
+# AID_CLINIC_CONFIG; Voila's kernel runs in notebooks/, so the path is passed).
+CLINIC := $(if $(wildcard clinic.toml),AID_CLINIC_CONFIG="$(CURDIR)/clinic.toml",)
+
 dashboard: $(VENV)/.installed-runtime
-	$(BIN)/voila $(VOILA_ARGS)
+	$(CLINIC) $(BIN)/voila $(VOILA_ARGS)
 
 # The clinician notebooks are committed with their outputs; nbval re-runs every notebook in
 # notebooks/ and fails when a stored text output changes (e.g. a knowledge-base edit changed a
@@ -59,11 +63,13 @@ NOTEBOOKS := notebooks/clinician_guide.ipynb notebooks/vignette_review.ipynb \
 	notebooks/cohort_audit.ipynb
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-# Lint and format check run first: they take a second and catch what the tests would not.
+# Lint, format and type checks run first: they take seconds and catch what the tests would not.
+# mypy reads its settings (files = aid, strictness) from pyproject.toml.
 LINTED := aid tests benchmarks scripts
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 test: $(VENV)/.installed-test chromium lforms lint
 	$(BIN)/python -m pytest
@@ -81,7 +87,7 @@ bench: $(VENV)/.installed-test chromium
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lab: $(VENV)/.installed-runtime
-	$(BIN)/jupyter lab notebooks/
+	$(CLINIC) $(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis $(LFORMS_DIR)/node_modules

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .answers import AnswerError, LongNumber, allowed_text, shown
+from .answers import MAX_NUMBER_CHARS, AnswerError, Answers, LongNumber, allowed_text, shown
+from .enablement import visible_questions
 from .knowledge import load_knowledge
 from .report import to_markdown
 from .triage import triage
@@ -22,9 +23,6 @@ MAX_ANSWERS_BYTES = 1 << 20
 #: An answers file is an object (level 1) whose multi-choice answers are lists (level 2). Deeper
 #: nesting is refused before parsing, so that no input can exhaust the parser's recursion.
 MAX_NESTING = 8
-#: Digits (with sign, point and exponent) a JSON number may have; no answer needs more, and
-#: Python refuses to convert an int of more than 4,300 digits.
-MAX_NUMBER_CHARS = 100
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _STRUCTURE = re.compile(r'[\[\]{}":\\]')
@@ -175,6 +173,19 @@ def _fail(message: str) -> int:
 
 def cmd_questions(args: argparse.Namespace) -> int:
     kb = load_knowledge()
+    questions = list(kb.questions.values())
+    if args.answers is not None:
+        # Only the questions asked for these answers so far (aid.enablement: the rule triage,
+        # the cohort and the dashboard use), e.g. no pregnancy questions after sex=male.
+        raw = _read_json(args.answers)
+        if not isinstance(raw, dict):
+            return _fail("the answers file must hold one JSON object keyed by question id")
+        try:
+            given = Answers(raw, kb)
+        except AnswerError as exc:
+            return _fail(str(exc))
+        asked = visible_questions(kb.questions, given)
+        questions = [q for q in questions if asked[q.id]]
     if args.json:
         rows = [
             {
@@ -192,13 +203,13 @@ def cmd_questions(args: argparse.Namespace) -> int:
                 "required": q.required,
                 "allowed": allowed_text(q),
             }
-            for q in kb.questions.values()
+            for q in questions
         ]
         json.dump(rows, sys.stdout, indent=2)
         print()
         return 0
     section = None
-    for q in kb.questions.values():
+    for q in questions:
         if q.section != section:
             section = q.section
             print(f"\n## {section}")
@@ -344,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("questions", help="list the questions and what each accepts")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--answers",
+        metavar="FILE",
+        help="list only the questions asked given these answers (JSON object, or - for stdin)",
+    )
     p.set_defaults(func=cmd_questions)
     p = sub.add_parser("triage", help="triage one person's answers (a JSON object)")
     p.add_argument("file", help="JSON file of answers keyed by question id, or - for stdin")
@@ -368,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "output",
         metavar="OUT.csv",
-        help="the input columns plus urgency, top_cause, red_flags, unanswered_red_flags, error",
+        help="the input columns plus urgency, service, top_cause, red_flags, "
+        "unanswered_red_flags, ignored_answers, error",
     )
     p.add_argument(
         "--keep",

@@ -9,12 +9,13 @@ as unknown and the result lists red-flag questions left unanswered.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
+from .conditions import MULTI_SEPARATOR
 from .knowledge import Knowledge, Question, load_knowledge
 
 AnswerValue = str | float | frozenset[str]
@@ -168,6 +169,57 @@ def validate_answer(question: Question, value: Any) -> AnswerValue:
     return value
 
 
+#: Characters a number written as text may have (the command line's JSON reader uses the same
+#: bound): no answer needs more, and a longer one is described by its length.
+MAX_NUMBER_CHARS = 100
+
+
+def cell_answer(question: Question, cell: Any) -> AnswerValue | None:
+    """One cell of a clinic export as a validated answer, or ``None`` when unanswered.
+
+    A cell is either text as the CSV export writes it (whitespace trimmed; numbers as text;
+    multi-choice options joined by ``;``) or a Python value as :class:`Answers` takes it
+    (a number, ``True``/``False`` for yes/no, a list of options; numpy scalars are read as
+    Python ones). The text is only *read* here; every check is :func:`validate_answer`'s, so a
+    cohort row and one person's answers are held to the same rules and the same messages.
+    Raises :class:`AnswerError`.
+    """
+    if type(cell).__module__ == "numpy" and hasattr(cell, "item"):
+        cell = cell.item()
+    if isinstance(cell, str):
+        text = cell.strip()
+        if not text:
+            return None
+        if question.kind == "multi":
+            items = [item.strip() for item in text.split(MULTI_SEPARATOR)]
+            chosen = [item for item in items if item]
+            if not chosen:
+                return None
+            return validate_answer(question, chosen)
+        if question.kind in ("number", "scale"):
+            return validate_answer(question, _number_of_text(text))
+        return validate_answer(question, text)
+    if is_unanswered(cell):
+        return None
+    return validate_answer(question, cell)
+
+
+def _number_of_text(text: str) -> Any:
+    """The number a cell's text writes (int when whole digits), else the text itself, so that
+    validation says "expected a number, got 'forty'" (and the text "nan" is not a number)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        return LongNumber(sum(ch.isdigit() for ch in text))
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return text if math.isnan(number) else number
+
+
 class Answers(Mapping[str, AnswerValue]):
     """A validated, read-only mapping of question id to answer; unanswered questions are absent."""
 
@@ -200,7 +252,7 @@ class Answers(Mapping[str, AnswerValue]):
     def __getitem__(self, key: str) -> AnswerValue:
         return self._values[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
@@ -208,6 +260,12 @@ class Answers(Mapping[str, AnswerValue]):
 
     def __repr__(self) -> str:
         return f"Answers({dict(self._values)!r})"
+
+    def only(self, keep: Iterable[str]) -> Answers:
+        """The answers to the questions in ``keep`` (already validated: not checked again)."""
+        out = Answers.__new__(Answers)
+        out._values = MappingProxyType({k: self._values[k] for k in keep if k in self._values})
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: sets become sorted lists, whole numbers become ints."""

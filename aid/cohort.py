@@ -1,21 +1,23 @@
-"""Cohort triage: the rules of :func:`aid.triage` over a whole clinic export at once.
+"""Cohort triage: :func:`aid.triage` over a whole clinic export at once, by the same code.
 
 ``triage_frame(frame) -> DataFrame`` takes one row per person whose columns are question ids
-(the same cell format as the CSV export: multi-choice options joined by ``;``, ``yes``/``no``,
-numbers, an empty cell = unanswered) and adds, per row, the urgency, the top possible cause, the
-fired red-flag rule ids and the red-flag questions left unanswered. It must agree with
-:func:`aid.triage` row by row (``tests/unit/test_cohort.py`` proves it with hypothesis), so it
-reads the very same parsed ``when`` conditions and evaluates each atom with
-:meth:`aid.conditions.Condition.mask`. No Python loop runs per row:
+(the same cell format as the CSV export: multi-choice options joined by ``;`` or given as lists,
+``yes``/``no``, numbers, an empty cell = unanswered) and adds, per row, the urgency, where to go,
+the top possible cause, the fired red-flag rule ids, the red-flag questions left unanswered and
+the answers ignored because their question is not asked. This module holds no validation and no
+decision rule of its own; it only brings the rows to the engine without a per-row Python loop:
 
-* each answer column is validated and canonicalised once per *distinct* cell value (an export has
-  a handful of distinct answers per question, whatever its length) and then gathered by code;
-* each ``when`` atom is evaluated by ``Condition.mask`` once per distinct value (numbers: once on
-  the whole float column) and gathered the same way, so the one-person and the cohort paths share
-  one parser and one evaluator;
-* rule ids and unanswered questions are joined into text once per distinct pattern of fired rules.
+* each distinct cell value of a column is validated once by :func:`aid.answers.cell_answer`
+  (the engine's own validator and messages) and the rows are gathered by code;
+* which questions are asked comes from :func:`aid.enablement.visible_by_codes` (the one rule,
+  run once per distinct combination of the answers it depends on); answers to questions that
+  are not asked are removed and listed in ``ignored_answers``;
+* the rules are :func:`aid.decisions.decide`, the very function :func:`aid.triage` calls with
+  one person, applied to a block of rows;
+* rule ids and question ids are joined into text once per distinct pattern.
 
-Rows are processed in blocks (``BLOCK_ROWS``) so memory stays a small multiple of the input.
+``tests/unit/test_cohort.py`` checks with hypothesis that the two paths agree row by row. Rows
+are processed in blocks (``BLOCK_ROWS``) so memory stays a small multiple of the input.
 
 Decisions, on the side of safety:
 
@@ -41,25 +43,38 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .answers import AnswerError, allowed_text, shown
-from .conditions import MULTI_SEPARATOR, Atom, Condition
-from .knowledge import Knowledge, Question, load_knowledge
+from .answers import AnswerError, cell_answer, shown
+from .conditions import MULTI_SEPARATOR
+from .decisions import LEVELS, decide, facts_of_codes, plan_of
+from .enablement import visible_by_codes
+from .knowledge import PACKAGE_DATA, Knowledge, Question, load_knowledge
+from .store import _SUBJECT as SUBJECT_PATTERN
 from .store import StoreError, check_subject, neutralise_formula
-from .triage import MIN_CAUSE_SCORE
 from .urgency import Urgency
 
-#: The synthetic clinic export shipped with the repository (made by scripts/make_sample.py).
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "samples" / "clinic_export.csv"
+#: The synthetic clinic export shipped in the package (``aid/data/samples``; made by
+#: scripts/make_sample.py into the repository's ``data/samples``).
+SAMPLE_PATH: Traversable = PACKAGE_DATA / "samples" / "clinic_export.csv"
 #: An optional row-id column that is carried through untouched.
 SUBJECT_COLUMN = "subject"
 #: Columns added by :func:`triage_frame`, in this order.
-OUTPUT_COLUMNS = ("urgency", "service", "top_cause", "red_flags", "unanswered_red_flags", "error")
+OUTPUT_COLUMNS = (
+    "urgency",
+    "service",
+    "top_cause",
+    "red_flags",
+    "unanswered_red_flags",
+    "ignored_answers",
+    "error",
+)
+#: The ``;``-joined text columns of the output.
+_TEXT_COLUMNS = ("red_flags", "unanswered_red_flags", "ignored_answers", "error")
 #: The urgency of a row that could not be triaged (it must never read as a safe level).
 ERROR = "error"
 #: The urgency of a row with a required answer missing and no rule fired (``Result.incomplete``):
@@ -114,7 +129,7 @@ def triage_frame(
         optional ``subject`` column and the columns named in ``keep``. Cells hold text as in the
         CSV export or Python values (numbers, ``True``/``False`` for yes/no); empty or missing
         means unanswered.
-    knowledge : the tables to use (default: ``data/knowledge``).
+    knowledge : the tables to use (default: the packaged knowledge base).
     keep : extra columns to carry through untouched (anything else unknown is an error).
     block_rows : rows evaluated together (memory bound).
     progress : called with the number of rows done after each block.
@@ -128,8 +143,8 @@ def triage_frame(
     ``error``), ``service`` (where to go: ``Result.service.id``, empty
     for an error row), ``top_cause`` (cause id or empty), ``red_flags`` (fired rule ids as in
     ``Result.fired_rule_ids``, ``;``-joined), ``unanswered_red_flags`` (question ids as in
-    ``Result.unanswered``)
-    and ``error`` (empty when the row was triaged). The result columns are categorical.
+    ``Result.unanswered``), ``ignored_answers`` (question ids as in ``Result.ignored``: answered
+    but not asked, so not used) and ``error`` (empty when the row was triaged). The result columns are categorical.
 
     Raises
     ------
@@ -142,7 +157,7 @@ def triage_frame(
     _check_subjects(frame, first_row)
     plan = _plan(kb)
     n = len(frame)
-    texts = {name: _Texts() for name in ("red_flags", "unanswered_red_flags", "error")}
+    texts = {name: _Texts() for name in _TEXT_COLUMNS}
     urgency = np.empty(n, dtype=np.int8)
     top = np.empty(n, dtype=np.int16)
     service = np.empty(n, dtype=np.int16)
@@ -151,7 +166,7 @@ def triage_frame(
     for start in range(0, n, step):
         stop = min(n, start + step)
         block = _Block(plan, frame.iloc[start:stop])
-        block.run(plan)
+        block.run()
         urgency[start:stop] = block.urgency_codes
         top[start:stop] = block.top_codes
         service[start:stop] = block.service_codes
@@ -164,7 +179,7 @@ def triage_frame(
         "service": pd.Categorical.from_codes(service, categories=[""] + list(kb.services)),
         "top_cause": pd.Categorical.from_codes(top, categories=[""] + list(kb.causes)),
     }
-    for name in ("red_flags", "unanswered_red_flags", "error"):
+    for name in _TEXT_COLUMNS:
         columns[name] = texts[name].categorical(codes[name])
     out = frame.copy(deep=False)
     for name in OUTPUT_COLUMNS:
@@ -172,7 +187,7 @@ def triage_frame(
     return out
 
 
-def read_export(path: str, **kwargs: Any) -> Any:
+def read_export(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     """Read a clinic CSV export the way the CLI does: every cell as text, empty = unanswered.
 
     ``na_filter=False`` on purpose: a cell reading ``NA`` or ``None`` must be reported as an
@@ -198,7 +213,7 @@ class Shape:
     trailing: bool
 
 
-def check_shape(path: str, limit: int | None = None) -> Shape:
+def check_shape(path: str | os.PathLike[str], limit: int | None = None) -> Shape:
     """Check that every row of a CSV export has one field per column, before pandas reads it.
 
     Why: pandas pads a short row with empty cells (its missing answers would read as
@@ -285,7 +300,7 @@ def _bounded_lines(handle: Any) -> Iterator[str]:
         yield line
 
 
-def _encoding_problem(path: str) -> str:
+def _encoding_problem(path: str | os.PathLike[str]) -> str:
     """Where the file stops being UTF-8, in words (read again in binary: the text reader only
     knows the block it was decoding, not the line)."""
     import codecs
@@ -384,7 +399,7 @@ def unanswered_counts(triaged: pd.DataFrame) -> pd.Series:
     return split_counts(triaged["unanswered_red_flags"], "question")
 
 
-def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top: int = 10):
+def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top: int = 10) -> Any:
     """Four charts of a triaged cohort: urgency mix, top causes, red-flag frequencies and
     unanswered red-flag questions. Returns the matplotlib Figure (imported here, lazily)."""
     import matplotlib.pyplot as plt
@@ -472,7 +487,7 @@ def triage_csv(
     return counts
 
 
-def _read_checked(path: str, shape: Shape, **kwargs: Any) -> Any:
+def _read_checked(path: str | os.PathLike[str], shape: Shape, **kwargs: Any) -> Any:
     """pandas.read_csv on a file :func:`check_shape` passed: text cells, header columns only."""
     return pd.read_csv(
         path, dtype=str, na_filter=False, usecols=range(shape.columns), encoding="utf-8", **kwargs
@@ -546,9 +561,17 @@ def _check_subjects(frame: pd.DataFrame, first_row: int) -> None:
     """
     if SUBJECT_COLUMN not in frame.columns:
         return
-    codes, uniques = pd.factorize(frame[SUBJECT_COLUMN], use_na_sentinel=True)
+    column = frame[SUBJECT_COLUMN]
+    positions = np.arange(len(column))
+    if pd.api.types.is_string_dtype(column) or column.dtype == object:
+        # Most ids match the log's pattern as they are (checked by pandas, not a Python call
+        # per row); only the others go through aid.store.check_subject, which decides.
+        plain = column.astype("string").str.fullmatch(SUBJECT_PATTERN.pattern)
+        positions = positions[~plain.fillna(False).to_numpy(dtype=bool)]
+        column = column.iloc[positions]
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
     bad = np.array([not _is_pseudonymous(u) for u in uniques] + [False], dtype=bool)
-    rows = np.flatnonzero(bad[codes])
+    rows = positions[bad[codes]]
     if not len(rows):
         return
     named = ", ".join(str(first_row + int(i)) for i in rows[:NAMED_ROWS])
@@ -620,52 +643,30 @@ def _plan(kb: Knowledge) -> _Plan:
 
 
 class _Plan:
-    """Everything about the knowledge base that does not depend on the rows, computed once."""
+    """The decision plan (:func:`aid.decisions.plan_of`), the output lists, and the distinct
+    validated answers seen so far per question (shared by all blocks: codes only grow)."""
 
     def __init__(self, kb: Knowledge):
         self.kb = kb
+        self.decisions = plan_of(kb)
         # Fired rule ids are listed as Result.fired_rule_ids lists them: most urgent first, table
         # order within a level.
-        entries = [(r.id, r.urgency) for r in kb.red_flags]
-        order = sorted(range(len(entries)), key=lambda i: -entries[i][1].rank)
-        self.rule_ids = [entries[i][0] for i in order]
-        self.rule_column = {i: order.index(i) for i in range(len(entries))}  # table index -> column
-        self.ranks = np.array([e[1].rank for e in entries], dtype=np.int8)
-        # Services in precedence order (aid.triage.choose_service) and the default of each level.
-        self.service_index = {sid: i for i, sid in enumerate(kb.services)}
-        self.level_service = {
-            rank: next(i for i, s in enumerate(kb.services.values()) if s.level == u.value)
-            for u in Urgency
-            for rank in [u.rank]
-        }
-        # Red-flag questions that may be listed as unanswered, in questionnaire order.
-        self.candidates = [q for q in kb.questions if q in kb.red_flag_questions]
-        self.candidate_index = {q: i for i, q in enumerate(self.candidates)}
+        order = sorted(range(len(kb.red_flags)), key=lambda i: -kb.red_flags[i].urgency.rank)
+        self.rule_order = np.array(order, dtype=np.intp)
+        self.rule_ids = [kb.red_flags[i].id for i in order]
         self.question_order = {q: i for i, q in enumerate(kb.questions)}
-        self.cause_index = {c: i for i, c in enumerate(kb.causes)}
-        # Canonical choice answers seen so far, shared by all blocks, and each choice atom's truth
-        # per answer (evaluated again only when a block brings an answer not seen before).
-        self.values: dict[str, dict[str, int]] = {
-            q.id: {} for q in kb.questions.values() if q.kind not in ("number", "scale")
-        }
-        self.truth: dict[Atom, np.ndarray] = {}
-        self.lock = threading.Lock()  # values only grow; codes handed out stay valid
+        self.hideable = [q.id for q in kb.questions.values() if q.enable_when.atoms]
+        self.codes: dict[str, dict[Any, int]] = {q: {} for q in kb.questions}
+        self.values: dict[str, list[Any]] = {q: [] for q in kb.questions}
+        self.lock = threading.Lock()
 
-    def code(self, qid: str, canonical: str) -> int:
+    def code(self, qid: str, value: Any) -> int:
         with self.lock:
-            return self.values[qid].setdefault(canonical, len(self.values[qid]))
-
-    def truth_per_value(self, atom: Atom) -> np.ndarray:
-        """A choice atom's truth for each canonical answer seen, then for "unanswered" (last)."""
-        with self.lock:
-            values = list(self.values[atom.question])
-            cached = self.truth.get(atom)
-        if cached is None or len(cached) != len(values) + 1:
-            distinct = pd.DataFrame({atom.question: pd.Series([*values, None], dtype=object)})
-            cached = Condition((atom,), str(atom)).mask(distinct).to_numpy(dtype=bool)
-            with self.lock:
-                self.truth[atom] = cached
-        return cached
+            codes = self.codes[qid]
+            if value not in codes:
+                codes[value] = len(codes)
+                self.values[qid].append(value)
+            return codes[value]
 
 
 class _Texts:
@@ -710,48 +711,35 @@ def _patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Block:
-    """One block of rows: validated columns, cached atom masks, and the result codes."""
+    """One block of rows: each distinct cell validated by :func:`aid.answers.cell_answer`,
+    answers to questions that are not asked removed (:func:`aid.enablement.visible_by_codes`),
+    the rules applied by :func:`aid.decisions.decide`, and the result codes and texts."""
 
     def __init__(self, plan: _Plan, frame: pd.DataFrame):
         self.kb, self.plan = plan.kb, plan
         self.n = len(frame)
-        self.codes: dict[
-            str, np.ndarray
-        ] = {}  # choice/multi: index into plan.values, -1 unanswered
-        self.numbers: dict[str, np.ndarray] = {}  # number/scale: float, NaN unanswered
+        self.codes: dict[str, np.ndarray] = {}  # index into plan.values[qid], -1 unanswered
         self.problems: list[pd.Series] = []  # error messages indexed by row position
-        self._atoms: dict[Atom, np.ndarray] = {}
         for qid, question in self.kb.questions.items():
-            column = frame[qid] if qid in frame.columns else None
-            if question.kind in ("number", "scale"):
-                self.numbers[qid] = self._validate_number(question, column)
-            else:
-                self.codes[qid] = self._validate_choice(question, column)
+            if qid in frame.columns:
+                self.codes[qid] = self._validate(question, frame[qid])
         self.bad = np.zeros(self.n, dtype=bool)
         for problem in self.problems:
             self.bad[problem.index.to_numpy()] = True
 
-    # ----------------------------------------------------------------- validation
-
-    def _fail(self, question: Question, positions: np.ndarray, problems: np.ndarray) -> None:
-        """Record per-row messages, in the format of :class:`aid.AnswerError`."""
-        allowed = allowed_text(question)
-        codes, uniques = pd.factorize(problems)
-        texts = np.array([str(AnswerError(question.id, p, allowed)) for p in uniques], dtype=object)
-        self.problems.append(pd.Series(texts[codes], index=positions))
-
-    def _validate_choice(self, question: Question, column: pd.Series | None):
-        if column is None:
-            return np.full(self.n, -1, dtype=np.int32)
+    def _validate(self, question: Question, column: pd.Series) -> np.ndarray:
+        """Codes of the column's validated answers; each distinct cell is validated once."""
         raw_codes, uniques = pd.factorize(_hashable(column), use_na_sentinel=True)
         lookup = np.full(len(uniques) + 1, -1, dtype=np.int32)  # last entry: NaN (-1) stays -1
         problems: dict[int, str] = {}
         for i, raw in enumerate(uniques):
-            canonical, problem = _canonical_choice(question, raw)
-            if problem is not None:
-                problems[i] = problem
-            elif canonical is not None:
-                lookup[i] = self.plan.code(question.id, canonical)  # shared by all blocks
+            try:
+                value = cell_answer(question, raw.value if isinstance(raw, _Opaque) else raw)
+            except AnswerError as exc:
+                problems[i] = str(exc)
+                continue
+            if value is not None:
+                lookup[i] = self.plan.code(question.id, value)  # shared by all blocks
         codes = lookup[raw_codes]
         if problems:
             bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
@@ -760,161 +748,67 @@ class _Block:
             texts = np.array(
                 [problems.get(i, "") for i in range(len(uniques))] + [""], dtype=object
             )
-            self._fail(question, positions, texts[raw_codes[positions]])
+            self.problems.append(pd.Series(texts[raw_codes[positions]], index=positions))
         return codes
 
-    def _validate_number(self, question: Question, column: pd.Series | None) -> np.ndarray:
-        if column is None:
-            return np.full(self.n, np.nan)
-        problem = np.full(self.n, None, dtype=object)
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            numbers = column.to_numpy(dtype=float, na_value=np.nan)
-        else:  # text (the CSV export) or mixed Python values: parse each distinct cell once
-            raw_codes, uniques = pd.factorize(_hashable(column), use_na_sentinel=True)
-            parsed = np.full(len(uniques) + 1, np.nan)  # last entry: NaN (-1) = unanswered
-            texts = np.full(len(uniques) + 1, None, dtype=object)
-            for i, raw in enumerate(uniques):
-                parsed[i], texts[i] = _parse_number(raw)
-            numbers = parsed[raw_codes]
-            problem = texts[raw_codes]
-        finite = np.isfinite(numbers)
-        safe = np.where(finite, numbers, 0.0)
-        whole = (
-            (safe == np.floor(safe)) if question.kind == "scale" else np.ones(self.n, dtype=bool)
-        )
-        assert question.minimum is not None and question.maximum is not None
-        outside = finite & ((safe < question.minimum) | (safe > question.maximum))
-        checks = [  # one problem per answer, in the order aid.answers.validate_answer checks
-            (np.isinf(numbers), "is not a finite number"),
-            (finite & ~whole, "is not a whole number"),
-            (finite & whole & outside, "is out of range"),
-        ]
-        for mask, text in checks:
-            if mask.any():
-                where = np.flatnonzero(mask)
-                problem[where] = [f"{_number_text(v)} {text}" for v in numbers[where]]
-        failed = np.flatnonzero(pd.notna(problem))
-        if len(failed):
-            self._fail(question, failed, problem[failed])
-            numbers = numbers.copy()
-            numbers[failed] = np.nan
-        return numbers
-
-    # ----------------------------------------------------------------- evaluation
-
-    def atom(self, atom: Atom) -> np.ndarray:
-        """One atom's truth for every row, by ``Condition.mask`` on the distinct values."""
-        cached = self._atoms.get(atom)
-        if cached is not None:
-            return cached
-        qid = atom.question
-        if qid in self.numbers:
-            single = Condition((atom,), str(atom))
-            truth = single.mask(pd.DataFrame({qid: self.numbers[qid]})).to_numpy(dtype=bool)
-        else:  # code -1 (unanswered) picks the trailing "unanswered" entry
-            truth = self.plan.truth_per_value(atom)[self.codes[qid]]
-        self._atoms[atom] = truth
-        return truth
-
-    def condition(self, condition: Condition) -> np.ndarray:
-        truth = np.ones(self.n, dtype=bool)
-        for atom in condition.atoms:
-            truth = truth & self.atom(atom)
-        return truth
-
-    def answered(self, qid: str) -> np.ndarray:
-        if qid in self.numbers:
-            return ~np.isnan(self.numbers[qid])
-        return self.codes[qid] >= 0
-
-    def run(self, plan: _Plan) -> None:
-        kb, n = self.kb, self.n
-        # Red flags -> urgency (aid.triage._fired_reasons).
-        fired = np.zeros((n, len(plan.rule_ids)), dtype=bool)
-        level = np.zeros(n, dtype=np.int8)
-        for i, rule in enumerate(kb.red_flags):
-            truth = self.condition(rule.when)
-            fired[:, plan.rule_column[i]] = truth
-            level = np.maximum(level, np.where(truth, np.int8(rule.urgency.rank), np.int8(0)))
-
-        # Where to go (aid.triage.choose_service): the first service, in table order, named by a
-        # fired rule at the row's level; the level's first service when no rule names one.
-        named = np.zeros((n, len(plan.service_index)), dtype=bool)
-        for i, rule in enumerate(kb.red_flags):
-            at_level = fired[:, plan.rule_column[i]] & (level == rule.urgency.rank)
-            named[:, plan.service_index[rule.service]] |= at_level
-        default = np.array([plan.level_service[r] for r in range(len(Urgency))], np.int16)[level]
-        service = np.where(named.any(axis=1), named.argmax(axis=1), default).astype(np.int16)
-
-        # Unanswered red-flag questions (aid.triage._unanswered_red_flags).
-        could = np.full((n, len(plan.candidates)), -1, dtype=np.int8)
-        enabled: dict[str, np.ndarray] = {}
-        for rule in kb.red_flags:
-            if rule.urgency < Urgency.URGENT:
+    def run(self) -> None:
+        kb, plan, n = self.kb, self.plan, self.n
+        values = plan.values
+        # Answers to questions that are not asked for a row's answers are ignored (aid.triage).
+        shown = visible_by_codes(kb.questions, self.codes, values, n)
+        ignored = np.zeros((n, len(plan.hideable)), dtype=bool)
+        for j, qid in enumerate(plan.hideable):
+            column = self.codes.get(qid)
+            if column is None:
                 continue
-            rank = np.full(n, rule.urgency.rank, dtype=np.int8)
-            possible = level < rank
-            for atom in rule.when.atoms:
-                possible = possible & (self.atom(atom) | ~self.answered(atom.question))
-            for qid in dict.fromkeys(
-                a.question for a in rule.when.atoms if not a.holds_when_unanswered
-            ):
-                if qid not in enabled:
-                    enabled[qid] = self.condition(kb.questions[qid].enable_when)
-                open_here = possible & ~self.answered(qid) & enabled[qid]
-                column = plan.candidate_index[qid]
-                could[:, column] = np.where(
-                    open_here, np.maximum(could[:, column], rank), could[:, column]
-                )
+            hidden = ~shown[qid] & (column >= 0)
+            if hidden.any():
+                ignored[:, j] = hidden
+                self.codes[qid] = np.where(hidden, -1, column).astype(np.int32)
 
-        # Causes: summed evidence weights, shown from MIN_CAUSE_SCORE (aid.triage._rank_causes).
-        n_causes = len(plan.cause_index)
-        scores = np.zeros((n, n_causes))
-        matched = np.zeros((n, n_causes), dtype=bool)
-        for row in kb.cause_evidence:
-            truth = self.condition(row.when)
-            c = plan.cause_index[row.cause]
-            scores[:, c] += np.where(truth, row.weight, 0.0)  # same summation order as triage
-            matched[:, c] |= truth
-        if n_causes:
-            ranked = np.where(matched, scores, -np.inf)
-            best = ranked.argmax(axis=1)  # first maximum: ties go to causes.csv order
-            shown = ranked[np.arange(n), best] >= MIN_CAUSE_SCORE
-            top = np.where(shown, best + 1, 0).astype(np.int16)
-        else:
-            top = np.zeros(n, dtype=np.int16)
+        decided = decide(plan.decisions, facts_of_codes(plan.decisions, self.codes, values, n), 1)
+
+        review = {u: i for i, u in enumerate(REVIEW_ORDER)}
+        by_rank = np.array([review[u.value] for u in LEVELS], np.int8)
+        levels = np.where(decided.incomplete, np.int8(review[INCOMPLETE]), by_rank[decided.level])
+        self.urgency_codes = np.where(self.bad, np.int8(review[ERROR]), levels)
+        self.top_codes = np.where(self.bad, 0, decided.causes[0] + 1).astype(np.int16)
+        self.service_codes = np.where(self.bad, 0, decided.service + 1).astype(np.int16)
 
         # Rows that failed validation are not triaged at all: "error", nothing else.
-        review = {u: i for i, u in enumerate(REVIEW_ORDER)}
-        by_rank = np.array(
-            [review[u.value] for u in sorted(Urgency, key=lambda u: u.rank)], np.int8
-        )
-        missing = np.zeros(n, dtype=bool)
-        for q in kb.questions.values():
-            if q.required:
-                missing |= ~self.answered(q.id) & self.condition(q.enable_when)
-        codes_by_level = np.where(
-            (level == Urgency.SELFCARE.rank) & missing, np.int8(review[INCOMPLETE]), by_rank[level]
-        )
-        self.urgency_codes = np.where(self.bad, np.int8(review[ERROR]), codes_by_level)
-        self.top_codes = np.where(self.bad, np.int16(0), top)
-        self.service_codes = np.where(self.bad, np.int16(0), service + 1).astype(np.int16)
+        fired = decided.fired[plan.rule_order].T.copy()
         fired[self.bad] = False
+        could = decided.could.T.copy()
         could[self.bad] = -1
+        ignored[self.bad] = False
 
         ids = plan.rule_ids
         codes, first = _patterns(fired)
-        flags = [MULTI_SEPARATOR.join(ids[j] for j in np.flatnonzero(fired[i])) for i in first]
-        cands = plan.candidates
+        flags = [
+            MULTI_SEPARATOR.join(i for i, hit in zip(ids, row, strict=True) if hit)
+            for row in fired[first].tolist()
+        ]
+        cands = plan.decisions.candidates
         qcodes, qfirst = _patterns((could + 1).astype(np.uint8))
-        unanswered = []
-        for i in qfirst:
-            listed = [j for j in np.flatnonzero(could[i] >= 0)]
-            listed.sort(key=lambda j: (-int(could[i, j]), plan.question_order[cands[j]]))
-            unanswered.append(MULTI_SEPARATOR.join(cands[j] for j in listed))
+        # As Result.unanswered lists them: most urgent first, then questionnaire order (the
+        # candidates' own order).
+        ranks = [u.rank for u in reversed(LEVELS)]
+        unanswered = [
+            MULTI_SEPARATOR.join(
+                c for rank in ranks for c, r in zip(cands, row, strict=True) if r == rank
+            )
+            for row in could[qfirst].tolist()
+        ]
+        icodes, ifirst = _patterns(ignored)
+        hideable = plan.hideable
+        ignored_texts = [
+            MULTI_SEPARATOR.join(q for q, hit in zip(hideable, row, strict=True) if hit)
+            for row in ignored[ifirst].tolist()
+        ]
         self.texts = {
             "red_flags": (codes, flags),
             "unanswered_red_flags": (qcodes, unanswered),
+            "ignored_answers": (icodes, ignored_texts),
             "error": self._error_texts(),
         }
 
@@ -929,39 +823,6 @@ class _Block:
         return codes, [str(u) for u in uniques]
 
 
-def _number_text(value: float) -> str:
-    value = float(value)  # a numpy scalar's repr would say np.float64(...)
-    if math.isnan(value) or math.isinf(value) or not value.is_integer():
-        return repr(value)
-    return f"{value:g}"
-
-
-#: Characters a number cell may have (the command line's JSON reader uses the same bound).
-_MAX_NUMBER_CHARS = 100
-
-
-def _parse_number(raw: Any) -> tuple[float, str | None]:
-    """(number, or NaN when unanswered; problem text or None) for one distinct cell."""
-    if isinstance(raw, (bool, np.bool_)):
-        return math.nan, f"expected a number, got {shown(raw)}"
-    if isinstance(raw, (int, float, np.integer, np.floating)):
-        return float(raw), None
-    if not isinstance(raw, str):
-        return math.nan, f"expected a number, got {shown(raw)}"
-    text = raw.strip()
-    if not text:
-        return math.nan, None
-    if len(text) > _MAX_NUMBER_CHARS:  # no answer needs more; "inf" would hide what was there
-        return math.nan, f"{shown(text)} is out of range"
-    try:
-        number = float(text)
-    except ValueError:
-        return math.nan, f"expected a number, got {shown(raw)}"
-    if math.isnan(number):  # the text "nan" is not an answer, and not "unanswered" either
-        return math.nan, f"expected a number, got {shown(raw)}"
-    return number, None
-
-
 class _ListCell(tuple):
     """A list-valued cell made hashable, so each distinct one is validated once like text."""
 
@@ -969,55 +830,43 @@ class _ListCell(tuple):
         return repr(list(self))
 
 
+class _Opaque:
+    """Any other cell that cannot be hashed (a dict, a list holding lists...): compared by
+    identity, so pandas can factorise the column and the engine's validator reports the value
+    as it would for one person (a row error naming the column), never a ``TypeError``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
 def _hashable(column: pd.Series) -> pd.Series:
     """Cells holding Python lists, tuples or sets (natural pandas input for a multi-choice
-    answer, as ``aid.triage`` takes it) become :class:`_ListCell` tuples; other cells are
-    untouched. Without this, pandas raises ``TypeError: unhashable type: 'list'``."""
+    answer, as ``aid.triage`` takes it) become :class:`_ListCell` tuples, and any other
+    unhashable cell an :class:`_Opaque`; other cells are untouched. Without this, pandas raises
+    ``TypeError: unhashable type: 'list'``."""
     if column.dtype != object:
         return column
     cells = column.to_numpy(dtype=object)
-    listy = [i for i, v in enumerate(cells) if isinstance(v, (list, tuple, set, frozenset))]
-    if not listy:
+    out = None
+    for i, v in enumerate(cells):
+        if isinstance(v, (str, float, int)):
+            continue
+        cell: Any = v
+        if isinstance(v, (list, tuple, set, frozenset)):
+            cell = _ListCell(sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)
+        try:
+            hash(cell)
+        except TypeError:
+            cell = _Opaque(v)
+        if cell is not v:
+            if out is None:
+                out = cells.copy()  # element by element: pandas would unpack a sequence
+            out[i] = cell
+    if out is None:
         return column
-    out = cells.copy()  # element by element: pandas would unpack a sequence given as one value
-    for i in listy:
-        v = cells[i]
-        out[i] = _ListCell(sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)
     return pd.Series(out, index=column.index, dtype=object)
-
-
-def _canonical_choice(question: Question, raw: Any) -> tuple[str | None, str | None]:
-    """(canonical answer or None when unanswered, problem text or None) for one distinct cell."""
-    if isinstance(raw, (bool, np.bool_)) and question.kind == "yesno":
-        return ("yes" if raw else "no"), None
-    if isinstance(raw, float) and math.isnan(raw):
-        return None, None
-    if isinstance(raw, _ListCell):
-        if question.kind != "multi":
-            return None, f"unknown option {shown(list(raw))}"
-        if not all(isinstance(item, str) for item in raw):
-            return None, f"expected a list of option ids, got {shown(list(raw))}"
-        raw = MULTI_SEPARATOR.join(raw)  # then checked exactly like a ';'-joined cell
-    if not isinstance(raw, str):
-        return None, f"unknown option {shown(raw)}"
-    text = raw.strip()
-    if not text:
-        return None, None
-    if question.kind != "multi":
-        if text not in question.options:
-            return None, f"unknown option {shown(text)}"
-        return text, None
-    items = [item.strip() for item in text.split(MULTI_SEPARATOR)]
-    items = [item for item in items if item]
-    if not items:
-        return None, None
-    for item in items:
-        if item not in question.options:
-            return None, f"unknown option {shown(item)}"
-    chosen = sorted(set(items))
-    if "none" in chosen and len(chosen) > 1:
-        return None, "'none' cannot be combined with other options"
-    return MULTI_SEPARATOR.join(chosen), None
 
 
 # --------------------------------------------------------------------------------- synthetic data

@@ -77,6 +77,10 @@ class Atom:
         name a question to ask, and it may stop holding once the question is answered."""
         return self.op in HOLD_WHEN_UNANSWERED
 
+    def holds(self, answers: Mapping[str, Any]) -> bool:
+        """Whether this atom holds for one person's validated answers (missing = unanswered)."""
+        return _atom_matches(self, answers.get(self.question))
+
     @property
     def number(self) -> float:
         """The right-hand side of a numeric comparison."""

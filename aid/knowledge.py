@@ -1,4 +1,4 @@
-"""Load and validate the knowledge tables in ``data/knowledge`` once.
+"""Load and validate the knowledge tables in ``data/knowledge`` (shipped as ``aid/data``) once.
 
 Every fact the aid states lives in a CSV row with a stable ``id`` and a ``source`` from
 ``sources.csv``. This module turns those rows into frozen dataclasses and checks every
@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import math
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 
@@ -22,7 +26,12 @@ from .conditions import NUMERIC_OPERATORS, Atom, Condition, ConditionError, pars
 from .services import Service, apply_clinic_config, clinic_config_path
 from .urgency import RULE_LEVELS, Urgency
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "knowledge"
+#: The data shipped inside the package: the repository's top-level ``data/`` folder, which the
+#: wheel carries as ``aid/data`` (pyproject.toml, package-data; in a checkout ``aid/data`` is a
+#: link to ``../data``). Read with importlib.resources, so an installed ``aid`` finds its tables
+#: wherever it is installed.
+PACKAGE_DATA: Traversable = files("aid") / "data"
+DEFAULT_DIR: Traversable = PACKAGE_DATA / "knowledge"
 
 QUESTION_KINDS = ("yesno", "choice", "multi", "number", "scale")
 YESNO_OPTIONS = ("yes", "no")
@@ -175,7 +184,7 @@ class Advice:
 class Knowledge:
     """All tables, validated. Immutable: share it freely between threads and kernels."""
 
-    directory: Path
+    directory: Traversable
     version: str
     sources: Mapping[str, Source]
     questions: Mapping[str, Question]
@@ -209,7 +218,7 @@ class Knowledge:
 # --------------------------------------------------------------------------- loading
 
 
-_cache: dict[tuple[Path, Path | None], Knowledge] = {}
+_cache: dict[tuple[str, Path | None], Knowledge] = {}
 _lock = threading.Lock()
 
 
@@ -219,20 +228,23 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
     The clinic's service file (:func:`aid.services.clinic_config_path`) is laid over
     ``services.csv``; a wrong file raises :class:`aid.services.ClinicConfigError`.
     """
-    path = Path(directory) if directory is not None else DEFAULT_DIR
-    key = (path.resolve(), clinic_config_path())
+    path: Traversable = Path(directory).resolve() if directory is not None else DEFAULT_DIR
+    clinic = clinic_config_path()
+    key = (str(Path(path).resolve()) if isinstance(path, Path) else str(path), clinic)
     with _lock:
         if key not in _cache:
-            _cache[key] = _load(*key)
+            _cache[key] = _load(path, clinic)
         return _cache[key]
 
 
-def _rows(directory: Path, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(directory: Traversable, name: str) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row) with every expected column present and nothing extra."""
     file = directory / name
-    if not file.exists():
+    if not file.is_file():
         raise KnowledgeError(name, None, None, f"file is missing from {directory}")
-    with file.open(newline="", encoding="utf-8") as handle:
+    # Bytes decoded here, then read with newline="" as the csv module needs (Traversable.open
+    # takes no newline argument).
+    with io.StringIO(file.read_bytes().decode("utf-8"), newline="") as handle:
         reader = csv.DictReader(handle)
         header = tuple(reader.fieldnames or ())
         expected = COLUMNS[name]
@@ -337,7 +349,7 @@ def _text(file: str, line: int, column: str, value: str) -> str:
     return value
 
 
-def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
+def _load(directory: Traversable, clinic: Path | None = None) -> Knowledge:
     sources: dict[str, Source] = {}
     for line, row in _rows(directory, "sources.csv"):
         _enum("sources.csv", line, "kind", row["kind"], SOURCE_KINDS)
@@ -355,6 +367,7 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
         if qid in cond.questions:
             raise KnowledgeError("questions.csv", line, "enable_when", f"{qid!r} depends on itself")
         questions[qid] = _replace_enable(questions[qid], cond)
+    _check_enable_loops(questions, {qid: line for line, qid, _ in pending_enable})
 
     services: dict[str, Service] = {}
     for line, row in _rows(directory, "services.csv"):
@@ -421,6 +434,14 @@ def _load(directory: Path, clinic: Path | None = None) -> Knowledge:
             weight = float(row["weight"])
         except ValueError:
             raise KnowledgeError(f, line, "weight", f"{row['weight']!r} is not a number") from None
+        if not math.isfinite(weight) or abs(weight * 1000 - round(weight * 1000)) > 1e-6:
+            raise KnowledgeError(
+                f,
+                line,
+                "weight",
+                f"{row['weight']!r}: a weight has at most 3 decimals (scores are added in "
+                "thousandths, so that they are exact and ties are real ties)",
+            )
         evidence.append(
             CauseEvidence(
                 id=row["id"],
@@ -539,13 +560,49 @@ def _question(line: int, row: dict[str, str], sources: Mapping[str, Source]) -> 
     )
 
 
+def _check_enable_loops(questions: Mapping[str, Question], lines: Mapping[str, int]) -> None:
+    """Refuse a loop of ``enable_when`` dependencies (a -> b -> a), naming the loop.
+
+    Why: in a loop, whether a question is asked would depend on itself; the questionnaire would
+    have no defined order and the engine could hide a warning sign for a reason that is not an
+    answer. The error points at the first question of the loop in file order.
+    """
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(qid: str) -> None:
+        state[qid] = 1
+        path.append(qid)
+        for dep in questions[qid].enable_when.questions:
+            if state.get(dep) == 1:
+                loop = path[path.index(dep) :]
+                first = min(loop, key=lambda q: lines[q])
+                at = loop.index(first)
+                named = " -> ".join(loop[at:] + loop[:at] + [first])
+                raise KnowledgeError(
+                    "questions.csv",
+                    lines[first],
+                    "enable_when",
+                    f"enable_when dependencies form a loop: {named}; whether a question is asked "
+                    "must not depend on itself",
+                )
+            if dep not in state:
+                visit(dep)
+        path.pop()
+        state[qid] = 2
+
+    for qid in questions:
+        if qid not in state:
+            visit(qid)
+
+
 def _replace_enable(question: Question, condition: Condition) -> Question:
     from dataclasses import replace
 
     return replace(question, enable_when=condition)
 
 
-def _version(directory: Path, clinic: Path | None = None) -> str:
+def _version(directory: Traversable, clinic: Path | None = None) -> str:
     """A short hash of every table's bytes (and the clinic's service file, when there is one):
     results name the exact rules and service wording that produced them."""
     digest = hashlib.sha256()

@@ -88,6 +88,7 @@ def to_markdown(result: Result, kb: Knowledge | None = None) -> str:
         out += [f"- {kb.questions[q].prompt} ({q})" for q in result.unanswered_required] + [""]
         out += ["## Emergency warning signs: call 999 or go to the emergency department now", ""]
         out += [f"- {sign}" for sign in EMERGENCY_SIGNS] + [""]
+        out += _ignored_lines(result)
         out += [f"_Knowledge base version {result.kb_version}._", "", f"_{DISCLAIMER}_", ""]
         return "\n".join(out)
     out = [f"# {result.urgency.label}", "", f"**{result.action}**", ""]
@@ -121,8 +122,18 @@ def to_markdown(result: Result, kb: Knowledge | None = None) -> str:
         out += ["## Questions not answered that could change this advice", ""]
         out += [f"- {u.prompt} (could mean: {u.could_raise_to.label})" for u in result.unanswered]
         out.append("")
+    out += _ignored_lines(result)
     out += [f"_Knowledge base version {result.kb_version}._", "", f"_{DISCLAIMER}_", ""]
     return "\n".join(out)
+
+
+def _ignored_lines(result: Result) -> list[str]:
+    """Answers triage did not use (their question is not asked for these answers), and why."""
+    if not result.ignored:
+        return []
+    out = ["## Answers not used", ""]
+    out += [f"- {i.prompt} {i.answer}: {i.reason}." for i in result.ignored]
+    return out + [""]
 
 
 def _advice_list(items: Iterable[AdviceItem]) -> str:
@@ -175,20 +186,20 @@ def card_sections(result: Result) -> list[tuple[str, str, str]]:
             )
         )
     for kind, heading in ADVICE_HEADINGS:
-        items = result.advice_of(kind)
-        if items:
-            sections.append((f"advice-{kind}", heading, f"<ul>{_advice_list(items)}</ul>"))
+        advice = result.advice_of(kind)
+        if advice:
+            sections.append((f"advice-{kind}", heading, f"<ul>{_advice_list(advice)}</ul>"))
     if result.withheld:
-        items = "".join(
+        withheld = "".join(
             f"<li>{escape(w.text)}<br><small>Not for you because: {escape(w.why)}</small></li>"
             for w in result.withheld
         )
-        sections.append(("withheld", "Advice held back for you", f"<ul>{items}</ul>"))
+        sections.append(("withheld", "Advice held back for you", f"<ul>{withheld}</ul>"))
     sections.append(
         ("safety-net", "When to get help", f"<ul>{_advice_list(result.safety_net)}</ul>")
     )
     if result.unanswered:
-        items = "".join(
+        questions = "".join(
             f"<li>{escape(u.prompt)} <small>(could mean: {escape(u.could_raise_to.label)})</small></li>"
             for u in result.unanswered
         )
@@ -196,7 +207,7 @@ def card_sections(result: Result) -> list[tuple[str, str, str]]:
             (
                 "unanswered",
                 "Questions not answered that could change this advice",
-                f"<ul>{items}</ul>",
+                f"<ul>{questions}</ul>",
             )
         )
     return sections

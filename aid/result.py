@@ -141,6 +141,25 @@ class Unanswered:
 
 
 @dataclass(frozen=True)
+class IgnoredAnswer:
+    """An answer to a question that was not asked for these answers (its ``enable_when`` does not
+    hold), so triage did not use it; kept and shown, never silently dropped."""
+
+    question_id: str
+    prompt: str
+    answer: str  # the answer in words
+    reason: str  # e.g. "not asked because you answered 'Male' to 'What sex ...?'"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "question": self.question_id,
+            "prompt": self.prompt,
+            "answer": self.answer,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Result:
     """The whole answer of :func:`aid.triage`: urgency first, then why, causes and advice."""
 
@@ -155,6 +174,8 @@ class Result:
     unanswered_required: tuple[str, ...]
     answers: dict[str, Any] = field(hash=False, compare=True)
     kb_version: str = ""
+    #: Answers to questions that were not asked (hidden by ``enable_when``): not used, and why.
+    ignored: tuple[IgnoredAnswer, ...] = ()
 
     @property
     def incomplete(self) -> bool:
@@ -191,5 +212,6 @@ class Result:
             "unanswered": [u.to_dict() for u in self.unanswered],
             "unanswered_required": list(self.unanswered_required),
             "answers": dict(self.answers),
+            "ignored": [i.to_dict() for i in self.ignored],
             "kb_version": self.kb_version,
         }

@@ -13,7 +13,9 @@ the rules::
     name = "Riverside Surgery, same-day line"
     phone = "01632 960000"
 
-The file is ``clinic.toml`` beside ``data/`` or the path in ``AID_CLINIC_CONFIG``. Anything else
+The file is the path in ``AID_CLINIC_CONFIG``, else ``clinic.toml`` in the current directory
+(``make dashboard`` passes the repository's ``clinic.toml``); an installed ``aid`` never looks
+beside its own source files. Anything else
 in it (an unknown service id, an unknown key, a value that is not text, an empty name) is a
 :class:`ClinicConfigError` that names the key and what is allowed, never silently ignored.
 """
@@ -27,8 +29,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-#: The file a clinic edits; ``AID_CLINIC_CONFIG`` names another (``off`` ignores any file).
-DEFAULT_CLINIC_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
+#: The file a clinic edits, in the current directory; ``AID_CLINIC_CONFIG`` names another
+#: (``off`` ignores any file).
+DEFAULT_CLINIC_CONFIG = Path("clinic.toml")
 CLINIC_CONFIG_ENV = "AID_CLINIC_CONFIG"
 #: What a clinic may set for a service.
 CLINIC_KEYS = ("name", "phone", "instruction")
@@ -68,13 +71,13 @@ class Service:
 
 
 def clinic_config_path() -> Path | None:
-    """The clinic file in force: ``AID_CLINIC_CONFIG``, else ``clinic.toml`` if it exists."""
+    """The clinic file in force: ``AID_CLINIC_CONFIG``, else ``./clinic.toml`` if it exists."""
     named = os.environ.get(CLINIC_CONFIG_ENV, "").strip()
     if named.lower() == "off":
         return None
     if named:
         return Path(named)
-    return DEFAULT_CLINIC_CONFIG if DEFAULT_CLINIC_CONFIG.exists() else None
+    return DEFAULT_CLINIC_CONFIG.resolve() if DEFAULT_CLINIC_CONFIG.is_file() else None
 
 
 def read_clinic_config(path: Path) -> dict[str, dict[str, str]]:
@@ -123,5 +126,5 @@ def apply_clinic_config(services: Mapping[str, Service], path: Path | None) -> d
             raise ClinicConfigError(
                 f"{path}: [services.{sid}] is not a service; service ids: {', '.join(out)}"
             )
-        out[sid] = replace(out[sid], **entry)
+        out[sid] = replace(out[sid], **entry)  # type: ignore[arg-type]  # keys checked above
     return out

@@ -463,7 +463,7 @@ def cause_misses_frame(evaluation: Any) -> pd.DataFrame:
     ).set_index("vignette")
 
 
-def plot_confusion(matrix: pd.DataFrame):
+def plot_confusion(matrix: pd.DataFrame) -> Any:
     """The confusion matrix as a heat-map with the counts written in; returns the Figure."""
     import matplotlib.pyplot as plt
 

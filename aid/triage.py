@@ -1,7 +1,9 @@
 """``triage(answers) -> Result``: red flags set urgency, evidence ranks causes, advice follows.
 
-Pure: no I/O, no widgets, nothing global but the loaded knowledge. The semantics are those of
-``docs/architecture.md`` ("Triage semantics"):
+Pure: no I/O, no widgets, nothing global but the loaded knowledge. The decisions themselves are
+:func:`aid.decisions.decide` (shared with the cohort); this module validates, sets aside answers
+to questions that are not asked (:mod:`aid.enablement`; listed in ``Result.ignored``) and words
+the result. The semantics are those of ``docs/architecture.md`` ("Triage semantics"):
 
 * urgency is the highest level among fired ``red_flags.csv`` rows; every fired row is a reason.
   Rows do not stack: a combination is an emergency only where a row names it (policy "How rules
@@ -23,24 +25,33 @@ from typing import Any
 
 from .answers import Answers
 from .conditions import Condition
+from .decisions import (
+    LEVELS,
+    MAX_CAUSES,
+    MIN_CAUSE_SCORE,
+    WEIGHT_SCALE,
+    Decisions,
+    decide,
+    facts_of_person,
+    plan_of,
+)
+from .enablement import hidden_reason, visible_questions
 from .knowledge import Knowledge, load_knowledge
 from .result import (
     AdviceItem,
     Evidence,
     FiredAnswer,
+    IgnoredAnswer,
     PossibleCause,
     Reason,
     Result,
     Unanswered,
     WithheldAdvice,
 )
-from .services import Service
 from .urgency import Urgency
 
-#: A cause needs at least this much summed evidence to be shown at all.
-MIN_CAUSE_SCORE = 1.0
-#: At most this many possible causes are shown: more would read like a diagnosis list.
-MAX_CAUSES = 5
+__all__ = ["MAX_CAUSES", "MIN_CAUSE_SCORE", "NOT_WHILE_EMERGENCY", "explain", "triage"]
+
 #: Advice kinds not offered when the person is told to go to the emergency department now.
 NOT_WHILE_EMERGENCY = frozenset({"selfcare", "treatment", "prevention"})
 
@@ -48,11 +59,17 @@ NOT_WHILE_EMERGENCY = frozenset({"selfcare", "treatment", "prevention"})
 def triage(answers: Mapping[str, Any] | Answers, knowledge: Knowledge | None = None) -> Result:
     """Triage one person.
 
+    The decisions (urgency, where to go, unanswered red flags, possible causes, "not enough
+    information") come from :func:`aid.decisions.decide`, the same code that triages a cohort;
+    this function turns them into a :class:`Result` with every reason, answer and source.
+
     Parameters
     ----------
     answers : question id -> answer; validated against ``questions.csv`` unless already
-        :class:`~aid.answers.Answers`. Missing questions are unknown, never "no".
-    knowledge : the tables to use (default: ``data/knowledge``).
+        :class:`~aid.answers.Answers`. Missing questions are unknown, never "no". An answer to
+        a question that is not asked for these answers (``enable_when``, e.g. "pregnant" when
+        the person said they are male) is not used; ``Result.ignored`` says which and why.
+    knowledge : the tables to use (default: the packaged ``data/knowledge``).
 
     Raises
     ------
@@ -60,29 +77,39 @@ def triage(answers: Mapping[str, Any] | Answers, knowledge: Knowledge | None = N
         for an unknown question, an unknown option, a wrong type or an out-of-range number.
     """
     kb = knowledge or load_knowledge()
-    valid = answers if isinstance(answers, Answers) else Answers(answers, kb)
-
-    reasons = _fired_reasons(kb, valid)
-    urgency = max((r.urgency for r in reasons), default=Urgency.SELFCARE)
-    service = choose_service(kb, urgency, reasons)
-    causes = _rank_causes(kb, valid)
+    given = answers if isinstance(answers, Answers) else Answers(answers, kb)
+    shown = visible_questions(kb.questions, given)
+    valid = given.only(q for q in given if shown[q])
+    plan = plan_of(kb)
+    decided = decide(plan, facts_of_person(plan, valid))
+    urgency = LEVELS[int(decided.level[0])]
+    reasons = _fired_reasons(kb, valid, decided)
+    causes = _causes(kb, valid, decided)
     advice, withheld, safety_net = _select_advice(kb, valid, causes, urgency)
     return Result(
         urgency=urgency,
-        service=service,
+        service=list(kb.services.values())[int(decided.service[0])],
         reasons=reasons,
         causes=causes,
         advice=advice,
         safety_net=safety_net,
         withheld=withheld,
-        unanswered=_unanswered_red_flags(kb, valid, urgency),
+        unanswered=_unanswered(kb, plan.candidates, decided),
         unanswered_required=tuple(
-            q.id
-            for q in kb.questions.values()
-            if q.required and q.id not in valid and q.enable_when.matches(valid)
+            q for q, missing in zip(plan.required, decided.missing[:, 0], strict=True) if missing
         ),
         answers=valid.to_json(),
         kb_version=kb.version,
+        ignored=tuple(
+            IgnoredAnswer(
+                question_id=q,
+                prompt=kb.questions[q].prompt,
+                answer=kb.questions[q].label_of(given[q]),
+                reason=hidden_reason(kb.questions, given, q),
+            )
+            for q in kb.questions
+            if q in given and not shown[q]
+        ),
     )
 
 
@@ -96,21 +123,7 @@ def explain(kb: Knowledge, condition: Condition, answers: Answers) -> tuple[Fire
     return tuple(out)
 
 
-def choose_service(kb: Knowledge, urgency: Urgency, reasons: tuple[Reason, ...]) -> Service:
-    """Where to go: among the rules at the result's level, the service first in table order.
-
-    ``services.csv`` lists each level's services from the most specific (maternity unit,
-    acute oncology) to the most general, so a pregnant woman with an emergency sign is sent to
-    the maternity unit even when a general emergency rule fires too. Self-care goes ``home``.
-    """
-    named = {kb.rule(r.rule_id).service for r in reasons if r.urgency == urgency}
-    for service in kb.services.values():
-        if service.level == urgency.value and (service.id in named or not named):
-            return service
-    raise AssertionError(f"no {urgency.value} service in services.csv")  # the loader prevents it
-
-
-def _fired_reasons(kb: Knowledge, answers: Answers) -> tuple[Reason, ...]:
+def _fired_reasons(kb: Knowledge, answers: Answers, decided: Decisions) -> tuple[Reason, ...]:
     fired = [
         Reason(
             rule_id=rule.id,
@@ -121,45 +134,41 @@ def _fired_reasons(kb: Knowledge, answers: Answers) -> tuple[Reason, ...]:
             answers=explain(kb, rule.when, answers),
             source=rule.source,
         )
-        for rule in kb.red_flags
-        if rule.when.matches(answers)
+        for rule, hit in zip(kb.red_flags, decided.fired[:, 0], strict=True)
+        if hit
     ]
     # Most urgent first; within a level, table order (stable sort).
     return tuple(sorted(fired, key=lambda r: -r.urgency.rank))
 
 
-def _rank_causes(kb: Knowledge, answers: Answers) -> tuple[PossibleCause, ...]:
-    scores: dict[str, float] = {}
-    evidence: dict[str, list[Evidence]] = {}
-    for row in kb.cause_evidence:
-        if row.when.matches(answers):
-            scores[row.cause] = scores.get(row.cause, 0.0) + row.weight
-            evidence.setdefault(row.cause, []).append(
-                Evidence(
-                    id=row.id,
-                    weight=row.weight,
-                    explanation=row.explanation,
-                    answers=explain(kb, row.when, answers),
-                    source=row.source,
-                )
-            )
-    order = list(kb.causes)
-    ranked = sorted(
-        (cid for cid, score in scores.items() if score >= MIN_CAUSE_SCORE),
-        key=lambda cid: (-scores[cid], order.index(cid)),
-    )[:MAX_CAUSES]
+def _causes(kb: Knowledge, answers: Answers, decided: Decisions) -> tuple[PossibleCause, ...]:
+    """The causes :func:`~aid.decisions.decide` ranked, each with its matched evidence."""
+    causes = list(kb.causes.values())
     out = []
-    for cid in ranked:
-        cause = kb.causes[cid]
+    for position in decided.causes[:, 0].tolist():
+        if position < 0:
+            break
+        cause = causes[position]
+        evidence = [
+            Evidence(
+                id=row.id,
+                weight=row.weight,
+                explanation=row.explanation,
+                answers=explain(kb, row.when, answers),
+                source=row.source,
+            )
+            for row, hit in zip(kb.cause_evidence, decided.evidence[:, 0], strict=True)
+            if hit and row.cause == cause.id
+        ]
         out.append(
             PossibleCause(
-                cause_id=cid,
+                cause_id=cause.id,
                 name=cause.name,
                 lay_name=cause.lay_name,
                 group=cause.group,
                 summary=cause.summary,
-                score=round(scores[cid], 3),
-                evidence=tuple(sorted(evidence[cid], key=lambda e: -e.weight)),
+                score=round(int(decided.scores[position, 0]) / WEIGHT_SCALE, 3),
+                evidence=tuple(sorted(evidence, key=lambda e: -e.weight)),
                 source=cause.source,
             )
         )
@@ -191,35 +200,16 @@ def _select_advice(
     return tuple(advice), tuple(withheld), tuple(safety_net)
 
 
-def _unanswered_red_flags(
-    kb: Knowledge, answers: Answers, urgency: Urgency
-) -> tuple[Unanswered, ...]:
-    """Unanswered questions that could still fire a rule that would raise the urgency.
-
-    A rule "could still fire" when every atom on an answered question holds; each of its
-    unanswered (positive) atoms names a question worth asking. Questions hidden by their
-    ``enable_when`` are skipped: the question they depend on is listed instead.
-    """
-    could: dict[str, Urgency] = {}
-    for rule in kb.red_flags:
-        if rule.urgency < Urgency.URGENT or rule.urgency <= urgency:
-            continue
-        open_questions = []
-        possible = True
-        for atom in rule.when.atoms:
-            if atom.question in answers:
-                if not Condition((atom,), str(atom)).matches(answers):
-                    possible = False
-                    break
-            elif not atom.holds_when_unanswered:
-                open_questions.append(atom.question)
-        if not possible:
-            continue
-        for qid in open_questions:
-            if kb.questions[qid].enable_when.matches(answers):
-                could[qid] = max(could.get(qid, rule.urgency), rule.urgency)
-    order = list(kb.questions)
+def _unanswered(kb: Knowledge, candidates: list[str], decided: Decisions) -> tuple[Unanswered, ...]:
+    """Unanswered, asked questions that could still fire a rule raising the urgency: most urgent
+    first, then questionnaire order."""
+    could = {
+        qid: LEVELS[rank]
+        for qid, rank in zip(candidates, decided.could[:, 0].tolist(), strict=True)
+        if rank >= 0
+    }
+    order = {q: i for i, q in enumerate(kb.questions)}
     return tuple(
         Unanswered(qid, kb.questions[qid].prompt, could[qid])
-        for qid in sorted(could, key=lambda q: (-could[q].rank, order.index(q)))
+        for qid in sorted(could, key=lambda q: (-could[q].rank, order[q]))
     )

@@ -23,15 +23,18 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .knowledge import Knowledge, load_knowledge
+from .knowledge import PACKAGE_DATA, Knowledge, load_knowledge
 from .triage import triage
 from .urgency import MOST_URGENT_FIRST, Urgency
 
-VIGNETTE_DIR = Path(__file__).resolve().parent.parent / "data" / "vignettes"
+#: The case library, shipped in the package (``aid/data/vignettes``) so that ``python -m
+#: aid.vignettes`` works wherever ``aid`` is installed.
+VIGNETTE_DIR: Traversable = PACKAGE_DATA / "vignettes"
 DEFAULT_PATH = VIGNETTE_DIR / "vignettes.json"
 #: Every file read by default, in order.
 DEFAULT_PATHS = (DEFAULT_PATH, VIGNETTE_DIR / "published.json")
@@ -280,7 +283,7 @@ def load_vignettes(
     """
     if split is not None and split not in SPLITS:
         raise VignetteError(f"split {split!r} is not one of {', '.join(SPLITS)}")
-    files = [Path(path)] if path is not None else list(DEFAULT_PATHS)
+    files: list[Traversable] = [Path(path)] if path is not None else list(DEFAULT_PATHS)
     out: list[Vignette] = []
     seen: set[str] = set()
     for file in files:
@@ -288,7 +291,7 @@ def load_vignettes(
     return tuple(v for v in out if split is None or v.split == split)
 
 
-def _read_file(file: Path, seen: set[str]) -> list[Vignette]:
+def _read_file(file: Traversable, seen: set[str]) -> list[Vignette]:
     data = json.loads(file.read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise VignetteError(f"{file.name}: expected a JSON list of vignettes")

@@ -10,6 +10,8 @@ temporary CSV and read back with ``aid.cohort.read_export``, so the input frame 
 the CLI and the cohort notebook triage (every cell text). Reported per size:
 
 * ``frame s`` / ``rows/s``: wall time of ``triage_frame`` (best of ``--repeat``), no tracing;
+* ``cpu s``: the process's CPU time for the same run (best of ``--repeat``): on a shared machine
+  the wall time also counts the time other processes held the core, the CPU time does not;
 * ``loop rows/s``: ``aid.triage`` called row by row on a sample (``--sample`` rows, answers
   converted to dicts beforehand and not timed), and the time the loop would take on all rows;
 * ``speed-up``: frame rows/s divided by loop rows/s;
@@ -17,8 +19,10 @@ the CLI and the cohort notebook triage (every cell text). Reported per size:
   real footprint, shared strings counted once) and ``peak MB``: the highest memory allocated
   during ``triage_frame`` above what was allocated before it (tracemalloc, a separate run).
 
-Targets (issue 4): 1M rows in under 10 s on one core, at least 50x the per-row loop, peak memory
-under 4x the input frame. Not part of ``make test``: speed belongs here, not in timed unit tests.
+Targets: 1M rows in under 10 s on one core (issue 4; issue 9 aims at under 2 s), at least 50x
+the per-row loop, peak memory under 4x the input frame. Measure on one core of a quiet machine,
+e.g. ``taskset -c 1 .venv/bin/python benchmarks/cohort.py --sizes 1000000 --repeat 3``. Not part
+of ``make test``: speed belongs here, not in timed unit tests.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from aid.cohort import read_export, synthetic_frame, triage_frame
 
 SEED = 11
 TARGET_SECONDS_1M = 10.0
+GOAL_SECONDS_1M = 2.0  # issue 9's goal (printed, not required)
 TARGET_SPEEDUP = 50.0
 TARGET_MEMORY_RATIO = 4.0
 
@@ -129,12 +134,13 @@ def main() -> int:
         triage_frame(warm)  # build the rule plan once, as a long-running process would
         for n in sorted(args.sizes):
             frame, input_bytes = read_traced(path, n)
-            best = math.inf
+            best = cpu = math.inf
             for _ in range(max(1, args.repeat)):
                 gc.collect()
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 triage_frame(frame)
                 best = min(best, time.perf_counter() - start)
+                cpu = min(cpu, time.process_time() - start_cpu)
             loop = loop_rate(frame, min(args.sample, n))
             peak = peak_traced(frame)
             rate = n / best
@@ -142,6 +148,7 @@ def main() -> int:
                 {
                     "rows": n,
                     "frame s": best,
+                    "cpu s": cpu,
                     "rows/s": rate,
                     "loop rows/s": loop,
                     "loop s (est.)": n / loop,
@@ -152,7 +159,7 @@ def main() -> int:
                 }
             )
             print(
-                f"  {n:>9,} rows: {best:6.2f} s, {rate:>9,.0f} rows/s, "
+                f"  {n:>9,} rows: {best:6.2f} s ({cpu:.2f} s CPU), {rate:>9,.0f} rows/s, "
                 f"loop {loop:,.0f} rows/s, peak {peak / 1e6:,.0f} MB",
                 flush=True,
             )
@@ -163,6 +170,7 @@ def main() -> int:
         table.to_string(
             formatters={
                 "frame s": "{:.2f}".format,
+                "cpu s": "{:.2f}".format,
                 "rows/s": "{:,.0f}".format,
                 "loop rows/s": "{:,.0f}".format,
                 "loop s (est.)": "{:,.0f}".format,
@@ -197,6 +205,11 @@ def main() -> int:
         for name, passed, value in checks:
             print(f"{'PASS' if passed else 'FAIL'}  {name}: {value}")
             ok &= bool(passed)
+        met = "MET " if big["frame s"] < GOAL_SECONDS_1M else "NOT MET"
+        print(
+            f"{met} goal (issue 9, not required): 1M rows under {GOAL_SECONDS_1M:g} s: "
+            f"{big['frame s']:.2f} s wall, {big['cpu s']:.2f} s CPU"
+        )
     return 0 if ok else 1
 
 

@@ -102,7 +102,7 @@ class Dashboard:
             self.refresh()
         except Exception as exc:  # noqa: BLE001 - a broken table must still give safe advice
             logger.exception("dashboard could not be built")
-            self.inputs = {}
+            self.inputs: dict[str, widgets.Widget] = {}
             self.widget = widgets.VBox([widgets.HTML(STYLE), self._alert, self._card])
             self.on_error(exc)
 
@@ -110,7 +110,7 @@ class Dashboard:
 
     def _build(self) -> None:
         self.questionnaire = Questionnaire(self.kb)
-        self.inputs: dict[str, widgets.Widget] = self.questionnaire.inputs
+        self.inputs = self.questionnaire.inputs
         for widget in self.inputs.values():
             if hasattr(widget, "on_error"):
                 widget.on_error = self.on_error

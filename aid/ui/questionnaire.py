@@ -200,7 +200,7 @@ class NumberField(_SyncGuard, widgets.VBox):
                 message = f"&ldquo;{escape(change['new'])}&rdquo; is not a number."
             else:
                 try:  # the engine's own check: finite and within the question's range
-                    number = validate_answer(self.question, number)
+                    number = validate_answer(self.question, number)  # type: ignore[assignment]
                 except AnswerError:
                     message = f"{escape(change['new'])} is out of range."
                     number = None

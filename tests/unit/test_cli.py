@@ -35,6 +35,41 @@ def test_questions_text_groups_by_section():
         assert f"## {section}" in done.stdout
 
 
+PREGNANCY_SIGNS = ("pregnancy_weeks", "rhythmic", "vaginal_bleeding", "baby_moving_less")
+
+
+def test_a_man_answering_pregnant_yes_gets_no_pregnancy_questions_and_is_told_why(tmp_path):
+    """Issue 9, tried as a new user would: the pregnant answer is ignored, and said to be."""
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"sex": "male", "pregnant": "yes", "age": 30}))
+    done = run("triage", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    unanswered = {u["question"] for u in out["unanswered"]} | set(out["unanswered_required"])
+    assert unanswered.isdisjoint(PREGNANCY_SIGNS)
+    assert [i["question"] for i in out["ignored"]] == ["pregnant"]
+    assert out["ignored"][0]["reason"] == (
+        "not asked because you answered 'Male' to 'What sex were you registered at birth?'"
+    )
+    assert "pregnant" not in out["answers"]
+    text = run("triage", str(path)).stdout
+    assert "## Answers not used" in text and "Are you pregnant? Yes: not asked because" in text
+
+
+def test_questions_with_answers_lists_only_the_questions_asked(tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"sex": "male"}))
+    asked = [r["id"] for r in json.loads(run("questions", "--json", "--answers", str(path)).stdout)]
+    assert "pregnant" not in asked and not set(PREGNANCY_SIGNS) & set(asked)
+    assert "sex" in asked and "saddle_numbness" in asked
+    path.write_text(json.dumps({"sex": "female", "pregnant": "yes"}))
+    asked = [r["id"] for r in json.loads(run("questions", "--json", "--answers", str(path)).stdout)]
+    assert set(PREGNANCY_SIGNS) <= set(asked)
+    path.write_text(json.dumps({"sex": "man"}))
+    done = run("questions", "--answers", str(path))
+    assert done.returncode == 2 and "sex: unknown option 'man'" in done.stderr
+
+
 def test_saddle_numbness_yes_is_an_emergency_from_the_command_line(tmp_path):
     path = tmp_path / "answers.json"
     path.write_text(json.dumps({"saddle_numbness": "yes"}))

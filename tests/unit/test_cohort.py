@@ -109,6 +109,7 @@ def expected(answers: dict[str, Any]) -> dict[str, str]:
         "top_cause": result.causes[0].cause_id if result.causes else "",
         "red_flags": ";".join(result.fired_rule_ids),
         "unanswered_red_flags": ";".join(u.question for u in result.unanswered),
+        "ignored_answers": ";".join(i.question_id for i in result.ignored),
         "error": "",
     }
 
@@ -411,6 +412,20 @@ def test_overview_charts_colour_every_review_category_including_incomplete_and_e
     assert len(bars) == len(REVIEW_ORDER)
 
 
+def test_a_hidden_questions_answer_is_ignored_and_listed_as_in_triage():
+    """Issue 9: a man who answers pregnant=yes: the answer is not used (no pregnancy warning-sign
+    question listed as unanswered) and the row says which answer was ignored."""
+    row = {"sex": "male", "pregnant": "yes", "vaginal_bleeding": "yes", "age": 30}
+    out = triage_frame(pd.DataFrame([row, {**row, "sex": "female"}]))
+    result = triage(row)
+    assert [i.question_id for i in result.ignored] == ["pregnant", "vaginal_bleeding"]
+    assert str(out["ignored_answers"].iloc[0]) == "pregnant;vaginal_bleeding"
+    assert "pregnancy_weeks" not in str(out["unanswered_red_flags"].iloc[0])
+    assert observed(out, 0) == expected(row)
+    assert str(out["ignored_answers"].iloc[1]) == ""
+    assert str(out["urgency"].iloc[1]) == "emergency" == triage({**row, "sex": "female"}).urgency
+
+
 def test_list_valued_multi_choice_cells_work_like_joined_text():
     """Issue 9: a DataFrame built from answer dicts holds Python lists in multi-choice columns;
     they triage exactly as the ';'-joined export and as aid.triage, never a TypeError."""
@@ -452,5 +467,30 @@ def test_a_list_where_one_answer_is_expected_is_a_row_error_naming_the_column():
     assert str(out["urgency"].iloc[0]) == ERROR
     assert "fever: unknown option ['yes']" in error
     assert "age: expected a number, got [3]" in error
-    assert "location: expected a list of option ids" in error
+    assert "location: unknown option 7; allowed: a list of any of: " in error  # as aid.triage
     assert str(out["error"].iloc[1]) == ""
+
+
+def test_any_other_cell_type_is_a_row_error_naming_the_column():
+    """Issue 9: a dict, a nested list or a date in a cell fails its row with the engine's own
+    message (as aid.triage would say it), never a TypeError from pandas."""
+    import datetime
+
+    frame = pd.DataFrame(
+        {
+            "fever": [{"a": 1}, "no", "no", "no"],
+            "location": [["ribs"], [["ribs"]], "ribs", "ribs"],
+            "age": [40, 40, datetime.date(2020, 1, 1), 40],
+        }
+    )
+    out = triage_frame(frame)
+    errors = [str(e) for e in out["error"]]
+    assert errors[0].startswith("fever: unknown option {'a': 1}")
+    assert errors[1].startswith("location: unknown option ['ribs']")
+    assert errors[2].startswith("age: expected a number, got a date")
+    assert errors[3] == "" and str(out["urgency"].iloc[3]) != ERROR
+    assert list(out["urgency"][:3]) == [ERROR] * 3
+    for i in range(3):
+        answers = {k: frame[k].iloc[i] for k in frame.columns}
+        with pytest.raises(AnswerError):
+            triage(answers)

@@ -228,6 +228,22 @@ def test_enable_when_cannot_depend_on_itself(tmp_path):
     _expect(d, "questions.csv", line, "enable_when", "depends on itself")
 
 
+def test_enable_when_loops_are_refused_naming_the_loop(tmp_path):
+    """Issue 9: not only self-dependency: pregnant -> pregnancy_weeks -> pregnant is a loop."""
+    d = _copy(tmp_path)
+    index, line = _line_of(d, "questions.csv", "pregnant")
+    _edit(d, "questions.csv", index, enable_when="pregnancy_weeks>10")
+    _expect(d, "questions.csv", line, "enable_when", "pregnant -> pregnancy_weeks -> pregnant")
+
+
+def test_a_longer_enable_when_loop_is_refused(tmp_path):
+    d = _copy(tmp_path)
+    index, _ = _line_of(d, "questions.csv", "sex")
+    _edit(d, "questions.csv", index, enable_when="rhythmic=yes")
+    _, line = _line_of(d, "questions.csv", "sex")
+    _expect(d, "questions.csv", line, "enable_when", "sex -> rhythmic -> pregnant -> sex")
+
+
 def test_ragged_row(tmp_path):
     d = _copy(tmp_path)
     with (d / "sources.csv").open("a") as f:

@@ -39,15 +39,26 @@ def satisfying_value(atom: Atom, question: Question) -> Any:
 
 
 def smallest_answers(rule: RedFlag) -> dict[str, Any]:
-    """Answer only what the rule's positive atoms need; `!=` and `missing` hold when unanswered."""
+    """Answer only what the rule's positive atoms need, and what makes those questions asked
+    (an answer to a question that is not asked is ignored, issue 9); `!=` and `missing` hold
+    when unanswered."""
     answers: dict[str, Any] = {}
-    for atom in rule.when.atoms:
-        if atom.holds_when_unanswered:
-            continue
+
+    def satisfy(atom: Atom) -> None:
         value = satisfying_value(atom, KB.questions[atom.question])
         if isinstance(value, list) and isinstance(answers.get(atom.question), list):
             value = sorted(set(answers[atom.question]) | set(value))
         answers[atom.question] = value
+
+    for atom in rule.when.atoms:
+        if not atom.holds_when_unanswered:
+            satisfy(atom)
+    pending = list(answers)
+    while pending:
+        for atom in KB.questions[pending.pop()].enable_when.atoms:
+            if not atom.holds_when_unanswered and not atom.holds(Answers(answers)):
+                satisfy(atom)
+                pending.append(atom.question)
     return answers
 
 
