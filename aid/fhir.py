@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from .answers import AnswerError, Answers, allowed_text, shown
 from .conditions import NUMERIC_OPERATORS, Atom, Condition
@@ -177,7 +177,8 @@ def codesystem(knowledge: Knowledge | None = None) -> dict[str, Any]:
             },
         ],
     }
-    resource["count"] = sum(1 + len(c.get("concept", ())) for c in resource["concept"])
+    concepts = cast(list[dict[str, Any]], resource["concept"])
+    resource["count"] = sum(1 + len(c.get("concept", ())) for c in concepts)
     return _checked("CodeSystem", resource)
 
 
@@ -465,7 +466,7 @@ def answers_from(resource: Any, knowledge: Knowledge | None = None) -> Answers:
     sections = {_section_link(s) for s in kb.sections}
     for item in _walk(data.get("item") or [], sections):
         link = item.get("linkId")
-        q = kb.questions.get(link)
+        q = kb.questions.get(link) if isinstance(link, str) else None
         if q is None:
             raise AnswerError(
                 str(link),
@@ -750,7 +751,8 @@ def _validate(kind: str, data: Mapping[str, Any]) -> None:
         _model(kind).model_validate(json.loads(dumps(payload)))
     except ValidationError as exc:
         first = exc.errors()[0]
-        where, link = data, kind
+        where: Any = data
+        link = kind
         for step in first.get("loc", ()):
             try:
                 where = where[step]
