@@ -191,6 +191,19 @@ def test_the_input_checks_hold_under_the_dask_engine(tmp_path, small_blocks, tex
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
+def test_subject_rows_are_numbered_in_the_file_across_partitions_and_batches(tmp_path):
+    """The failing row lies several partitions in: the message counts rows in the file."""
+    source = tmp_path / "in.csv"
+    rows = [f"P-{i},no\n" for i in range(1, 601)]
+    rows[449] = "John Smith,no\n"
+    source.write_text("subject,fever\n" + "".join(rows))
+    assert cohort_dask.read_export_dask(str(source), blocksize=500).npartitions >= 8
+    with pytest.raises(CohortError, match=r"row\(s\) 450 \(not shown") as caught:
+        triage_csv_dask(str(source), str(tmp_path / "out.csv"), blocksize=500, workers=2)
+    assert "John" not in str(caught.value) and "partition" not in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 def test_trailing_delimiter_bom_and_blank_lines_are_read_as_the_pandas_path_reads_them(
     tmp_path, small_blocks
 ):
