@@ -117,6 +117,21 @@ def test_importing_aid_and_aid_cohort_does_not_import_dask():
     assert done.stdout.strip() == "False", done.stderr
 
 
+def test_without_dask_the_engine_says_how_to_install_it(tmp_path):
+    """dask is an extra: a plain install gets a clear message, exit 2, no traceback."""
+    source = tmp_path / "in.csv"
+    source.write_text("subject,fever\nP-1,no\n")
+    code = (
+        "import sys; sys.modules['dask'] = None; from aid.__main__ import main; "
+        f"sys.exit(main(['cohort', {str(source)!r}, {str(tmp_path / 'out.csv')!r}, "
+        "'--engine', 'dask']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'back-cramp-aid[dask]'" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.csv").exists()
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
