@@ -278,10 +278,20 @@ def _write_text(out: str, text: str, what: str) -> int:
 
 def cmd_cohort(args: argparse.Namespace) -> int:
     """Triage a clinic CSV export into a new CSV (aid.cohort; pandas imported only here)."""
+    from collections.abc import Callable
+
     from .cohort import CohortError, triage_csv
 
+    run: Callable[..., Any] = triage_csv
+    if args.engine == "dask":  # aid/cohort_dask.py: the same triage, partition by partition
+        try:
+            from .cohort_dask import triage_csv_dask
+
+            run = triage_csv_dask
+        except ImportError as exc:
+            return _fail(f"--engine dask needs dask ({exc}): pip install 'back-cramp-aid[dask]'")
     try:
-        counts = triage_csv(args.input, args.output, keep=args.keep or ())
+        counts = run(args.input, args.output, keep=args.keep or ())
     except CohortError as exc:
         return _fail(f"{args.input}: {exc}")
     except (OSError, UnicodeDecodeError) as exc:
@@ -392,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="COLUMN",
         help="carry this extra column through (repeatable); other unknown columns are an error",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),
+        default="pandas",
+        help="dask: files larger than memory, read and written partition by partition "
+        "(needs the [dask] extra)",
     )
     p.set_defaults(func=cmd_cohort)
     p = sub.add_parser("log", help="the encounter log (env AID_DB, default var/encounters.sqlite3)")

@@ -1017,3 +1017,13 @@ def _plant_errors(
         else:
             bad = "Yes" if q.kind == "yesno" else q.options[0].capitalize() + "?"
         text[q.id][row] = bad
+
+
+def __getattr__(name: str) -> Any:
+    """``aid.cohort.triage_dask`` from :mod:`aid.cohort_dask`, imported on first use only: dask
+    is an optional extra, and ``import aid.cohort`` must not import it."""
+    if name == "triage_dask":
+        from .cohort_dask import triage_dask
+
+        return triage_dask
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
