@@ -278,7 +278,6 @@ def _write_text(out: str, text: str, what: str) -> int:
 
 def cmd_cohort(args: argparse.Namespace) -> int:
     """Triage a clinic CSV export into a new CSV (aid.cohort; pandas imported only here)."""
-    from collections.abc import Callable
 
     from .cohort import CohortError, triage_csv
 
