@@ -454,17 +454,21 @@ def triage_csv(
     counts = pd.Series(0, index=list(REVIEW_ORDER), dtype=int)
     partial = target + ".partial"
     done = 0
+    wrote_header = False
     try:
         with open(partial, "w", encoding="utf-8", newline="") as handle:
             with _read_checked(source, shape, chunksize=max(1, int(chunk_rows))) as chunks:
-                for i, chunk in enumerate(chunks):
+                for chunk in chunks:
                     out = triage_frame(chunk, keep=keep, first_row=done + 1)
-                    csv_ready(out).to_csv(handle, index=False, header=(i == 0), lineterminator="\n")
+                    csv_ready(out).to_csv(
+                        handle, index=False, header=not wrote_header, lineterminator="\n"
+                    )
+                    wrote_header = True
                     counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
                     done += len(chunk)
                     if bar is not None:
                         bar.update(done)
-            if done == 0:  # header only: still write the header with the result columns
+            if not wrote_header:  # header only: still write the header with the result columns
                 header = _read_checked(source, shape, nrows=0)
                 triage_frame(header, keep=keep).to_csv(handle, index=False, lineterminator="\n")
         if done != shape.rows:  # the shape check and pandas must agree on every row
