@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import sqlite3
+import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .answers import AnswerError, Answers, shown
 from .result import Result
@@ -86,6 +88,9 @@ FRAME_COLUMNS = (
     "result_json",
 )
 
+_T = TypeVar("_T")
+#: Pauses between tries for the write lock (see EncounterLog._begin_immediate).
+_LOCK_RETRY = random.SystemRandom()  # not shared state after a fork
 _SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FIX_PATH = (
     "Make the file and its folder writable, set AID_DB to a writable file, "
@@ -382,7 +387,7 @@ class EncounterLog:
             if version != SCHEMA_VERSION:
                 # Re-read under the write lock: another process may have created or migrated
                 # the file since the unlocked read above.
-                con.execute("BEGIN IMMEDIATE")
+                self._begin_immediate(con)
                 version = self._schema_version(con)
                 if version is None:
                     self._run_script(con, _CREATE_V1)
@@ -409,7 +414,9 @@ class EncounterLog:
                         )
                 con.execute("COMMIT")
             if self._create:
-                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = self._retry_while_busy(
+                    con, lambda: con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                )
                 if str(mode).lower() != "wal":
                     raise StoreError(
                         self.path,
@@ -434,6 +441,43 @@ class EncounterLog:
             "Open it once with the dashboard (or aid.store.EncounterLog(path)) to migrate it, "
             "then export",
         )
+
+    def _begin_immediate(self, con: sqlite3.Connection) -> None:
+        """Take the write lock (``BEGIN IMMEDIATE``), waiting at most ``busy_timeout`` seconds."""
+        self._retry_while_busy(con, lambda: con.execute("BEGIN IMMEDIATE"))
+
+    def _retry_while_busy(self, con: sqlite3.Connection, step: Callable[[], _T]) -> _T:
+        """Run ``step`` until SQLite stops answering SQLITE_BUSY, for at most ``busy_timeout`` s.
+
+        Why not SQLite's own busy handler alone (issue 13: the 8-writer test failed about once
+        in five runs):
+
+        - ``PRAGMA journal_mode = WAL`` on a new file that other processes are opening at the
+          same moment fails with SQLITE_BUSY at once: SQLite does not call the busy handler
+          when a statement that already reads must upgrade to writing (it could deadlock). The
+          message then claimed a 10 s wait that never happened.
+        - The handler sleeps 1, 2, 5 ... then 100 ms between tries, so the longer a writer has
+          waited the less often it tries, and newer writers keep taking the lock first. With 8
+          processes appending at once on 2 busy cores, single appends waited over 5 s.
+
+        Here every try is made with the handler off and every waiter pauses the same short
+        random time (0.5-5 ms, never growing), so each has the same chance at every release.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        con.execute("PRAGMA busy_timeout = 0")  # this loop is the busy handler for the step
+        try:
+            while True:
+                try:
+                    return step()
+                except sqlite3.OperationalError as exc:
+                    name = getattr(exc, "sqlite_errorname", "") or ""
+                    busy = name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+                pause = _LOCK_RETRY.uniform(0.0005, 0.005)
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     @staticmethod
     def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -505,7 +549,7 @@ class EncounterLog:
             ) from None
         aid_version = _aid_version()
         with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(con)
             # Timestamp taken under the write lock: ids and times increase together.
             cursor = con.execute(
                 "INSERT INTO encounters (created_utc, subject, urgency, kb_version, aid_version,"
