@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: dashboard test lint lab bench notebooks chromium venv clean
+.PHONY: dashboard test lint lab bench notebooks chromium postgresql haproxy venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,20 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's PostgreSQL server for the store tests (tests/pg_server.py starts a throwaway cluster
+# in a temporary folder with initdb/pg_ctl; nothing is configured system-wide).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "Installing Debian's postgresql for the store tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# Debian's HAProxy: the reverse proxy with sticky sessions in front of several Voila servers
+# (deploy/haproxy.cfg, docs/deploy.md, tests/deploy/).
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+		echo "Installing Debian's haproxy for the several-servers test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
 
 # Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served,
 # a Content-Security-Policy so the page loads nothing from other sites) live in voila.json;
@@ -51,7 +65,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 
-test: $(VENV)/.installed-test chromium lint
+test: $(VENV)/.installed-test chromium postgresql haproxy lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 

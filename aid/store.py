@@ -60,6 +60,7 @@ __all__ = [
     "default_log",
     "emergencies",
     "export_frame",
+    "is_postgres_url",
     "neutralise_formula",
     "per_day_urgency",
 ]
@@ -230,6 +231,14 @@ class EncounterLog:
     There is deliberately no update or delete method, and triggers refuse both in SQL too.
     """
 
+    def __new__(cls, path: str | os.PathLike[str], **kwargs: Any) -> EncounterLog:
+        """``EncounterLog("postgresql://...")`` is the same log on a PostgreSQL server."""
+        if cls is EncounterLog and is_postgres_url(path):
+            from .store_postgres import PostgresEncounterLog
+
+            return super().__new__(PostgresEncounterLog)
+        return super().__new__(cls)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -237,7 +246,7 @@ class EncounterLog:
         busy_timeout: float = BUSY_TIMEOUT,
         create: bool = True,
     ):
-        self.path = Path(path)
+        self.path: Any = Path(path)
         self.busy_timeout = float(busy_timeout)
         self._create = create
         if self.path.is_dir():
@@ -547,23 +556,26 @@ class EncounterLog:
             raise StoreError(
                 self.path, f"the result cannot be written as JSON ({exc})", "Report this as a bug"
             ) from None
-        aid_version = _aid_version()
+        values = (
+            subject,
+            result.urgency.value,
+            result.kb_version,
+            _aid_version(),
+            answers_json,
+            result_json,
+            notes,
+        )
+        return self._insert(values)
+
+    def _insert(self, values: tuple[Any, ...]) -> int:
+        """Write one row in one transaction; ``values`` are the columns after created_utc."""
         with self._connect() as con:
             self._begin_immediate(con)
             # Timestamp taken under the write lock: ids and times increase together.
             cursor = con.execute(
                 "INSERT INTO encounters (created_utc, subject, urgency, kb_version, aid_version,"
                 " answers_json, result_json, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _utc_now(),
-                    subject,
-                    result.urgency.value,
-                    result.kb_version,
-                    aid_version,
-                    answers_json,
-                    result_json,
-                    notes,
-                ),
+                (_utc_now(), *values),
             )
             con.execute("COMMIT")
             row_id = cursor.lastrowid
@@ -579,11 +591,18 @@ class EncounterLog:
         " typeof(notes) FROM encounters"
     )  # typeof(): read as bytes, a BLOB and TEXT look alike; the aid writes only TEXT
 
-    def get(self, encounter_id: int) -> Encounter:
-        """The encounter with this id; :class:`StoreError` if there is none."""
+    def _fetch(self, encounter_id: int | None = None) -> list[tuple[Any, ...]]:
+        """Raw rows as _checked_row reads them: one id, or every row in id order."""
         with self._connect() as con:
             con.text_factory = bytes  # decoded by _checked_row, which can name the row
-            row = con.execute(self._SELECT + " WHERE id = ?", (int(encounter_id),)).fetchone()
+            if encounter_id is None:
+                return con.execute(self._SELECT + " ORDER BY id").fetchall()
+            return con.execute(self._SELECT + " WHERE id = ?", (encounter_id,)).fetchall()
+
+    def get(self, encounter_id: int) -> Encounter:
+        """The encounter with this id; :class:`StoreError` if there is none."""
+        rows = self._fetch(int(encounter_id))
+        row = rows[0] if rows else None
         if row is None:
             raise StoreError(
                 self.path,
@@ -599,10 +618,7 @@ class EncounterLog:
 
     def _rows(self) -> list[_Row]:
         """Every row, checked to be what :meth:`append` writes (else StoreError naming its id)."""
-        with self._connect() as con:
-            con.text_factory = bytes  # decoded by _checked_row, which can name the row
-            rows = con.execute(self._SELECT + " ORDER BY id").fetchall()
-        return [_checked_row(self.path, row) for row in rows]
+        return [_checked_row(self.path, row) for row in self._fetch()]
 
     def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame, one row per encounter, oldest first.
@@ -793,9 +809,13 @@ _STORED_COLUMNS = (
 
 
 def _text(name: str, value: Any, kind: Any) -> str | None:
-    """A TEXT column read as bytes, decoded; anything else (a number, a BLOB) is not ours."""
+    """A TEXT column read as bytes, decoded; anything else (a number, a BLOB) is not ours.
+
+    PostgreSQL hands back ``str`` (its text columns hold only valid text)."""
     if value is None:
         return None
+    if isinstance(value, str) and kind == "text":
+        return value
     kind = kind.decode("ascii", "replace") if isinstance(kind, bytes) else str(kind)
     if kind != "text" or not isinstance(value, bytes):
         raise _NotOurs(f"{name} is stored as {kind!r}, not text")
@@ -834,9 +854,17 @@ def _brief(value: str | None) -> str:
     return shown(value, 40)
 
 
+def is_postgres_url(target: Any) -> bool:
+    """Whether ``target`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return isinstance(target, str) and target.strip().lower().startswith(
+        ("postgresql://", "postgres://")
+    )
+
+
 def default_log() -> EncounterLog | None:
-    """The log the dashboard writes: None when env ``AID_DB`` is ``off``, else the file it names
-    (default :data:`DEFAULT_PATH`). May raise :class:`StoreError`; callers show the advice anyway.
+    """The log the dashboard writes: None when env ``AID_DB`` is ``off``, else the file or
+    ``postgresql://`` URL it names (default :data:`DEFAULT_PATH`). May raise :class:`StoreError`;
+    callers show the advice anyway.
     """
     setting = os.environ.get("AID_DB", "").strip()
     if setting.lower() == "off":
