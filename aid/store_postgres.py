@@ -13,11 +13,11 @@ What carries over from the SQLite log, and how:
 - **Append-only**: triggers refuse UPDATE, DELETE and TRUNCATE for every user, the table owner
   included; UPDATE, DELETE and TRUNCATE are also revoked from PUBLIC, so a writer role granted only
   INSERT and SELECT (docs/deploy.md) is refused by the privileges before any trigger runs.
-- **One transaction per append, ids without gaps**: the writer locks the table against other
-  writers (``SHARE ROW EXCLUSIVE``; readers are not blocked) and takes ``max(id) + 1`` and the
-  time under that lock, so ids and times increase together as in SQLite, and a writer killed
-  mid-append leaves no gap that would look like a deleted encounter. ``busy_timeout`` becomes
-  ``lock_timeout``.
+- **One transaction per append, ids without gaps**: writers take one transaction-level advisory
+  lock per schema (readers are not blocked; unlike ``LOCK TABLE`` it needs no UPDATE privilege,
+  so an INSERT-only role can take it) and take ``max(id) + 1`` and the time under that lock, so
+  ids and times increase together as in SQLite, and a writer killed mid-append leaves no gap
+  that would look like a deleted encounter. ``busy_timeout`` becomes ``lock_timeout``.
 - **Durability**: an append returns after COMMIT, which PostgreSQL makes durable (with the
   server's default ``synchronous_commit = on``).
 - **Readers** (``create=False``, as ``python -m aid log export``) use read-only transactions and
@@ -267,7 +267,7 @@ class PostgresEncounterLog(EncounterLog):
     def _insert(self, values: tuple[Any, ...]) -> int:
         with self._connect() as con, con.transaction():
             self._set_lock_timeout(con)
-            con.execute("LOCK TABLE encounters IN SHARE ROW EXCLUSIVE MODE")
+            con.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.encounters'))")
             row = con.execute(
                 "INSERT INTO encounters (id, created_utc, subject, urgency, kb_version,"
                 " aid_version, answers_json, result_json, notes)"
