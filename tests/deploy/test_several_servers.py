@@ -11,6 +11,7 @@ with the other server's cookie is refused while the right cookie is accepted.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -140,32 +141,20 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 30
 
 
 def _kernel_websocket_opens(proxy: str, kernel_id: str, cookie: str) -> bool:
-    """Whether the proxy connects a websocket to ``kernel_id`` for a browser with ``cookie``."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tornado.httpclient import HTTPClientError, HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    url = f"ws://{proxy}/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
-    request = HTTPRequest(
-        url,
-        headers={"Cookie": f"AIDSERVER={cookie}", "Origin": f"http://{proxy}"},
-        connect_timeout=10,
-        request_timeout=20,
+    """Whether the proxy upgrades a websocket to ``kernel_id`` for a browser with ``cookie``:
+    the handshake a page sends, answered 101 (switching protocols) or refused."""
+    host, port = proxy.split(":")
+    request = (
+        f"GET /api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex} HTTP/1.1\r\n"
+        f"Host: {proxy}\r\nOrigin: http://{proxy}\r\nCookie: AIDSERVER={cookie}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
     )
-
-    async def attempt() -> bool:
-        try:
-            ws = await websocket_connect(request)
-        except HTTPClientError:
-            return False
-        ws.close()
-        return True
-
-    # a thread of its own: Playwright's sync API runs an event loop in this one
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, attempt()).result(timeout=60)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request.encode("ascii"))
+        status = sock.makefile("rb").readline().decode("latin-1")
+    assert status.startswith("HTTP/1.1 "), status
+    return status.split()[1] == "101"
 
 
 def test_two_servers_behind_the_proxy_save_every_encounter_in_the_one_log(
