@@ -270,12 +270,16 @@ class PostgresEncounterLog(EncounterLog):
         with self._connect() as con, con.pipeline(), con.transaction():
             self._set_lock_timeout(con)
             con.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.encounters'))")
+            # The time is the server's, read under the lock (clock_timestamp(), not a time
+            # taken here: in a pipeline this line runs before the lock is granted), so ids and
+            # times increase together, and several app servers share one clock.
             row = con.execute(
                 "INSERT INTO encounters (id, created_utc, subject, urgency, kb_version,"
                 " aid_version, answers_json, result_json, notes)"
-                " SELECT coalesce(max(id), 0) + 1, %s, %s, %s, %s, %s, %s, %s, %s"
+                " SELECT coalesce(max(id), 0) + 1, to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+                ' \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\'), %s, %s, %s, %s, %s, %s, %s'
                 " FROM encounters RETURNING id",
-                (_utc_now(), *values),  # timestamp taken under the lock, as in SQLite
+                values,
             ).fetchone()
         return int(row[0])
 
