@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: dashboard test lint lab bench notebooks chromium lforms venv clean
+.PHONY: dashboard test lint lab bench notebooks chromium lforms postgresql haproxy venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,20 @@ $(LFORMS_DIR)/node_modules/.package-lock.json: $(LFORMS_DIR)/package-lock.json $
 
 lforms: $(LFORMS_DIR)/node_modules/.package-lock.json
 
+# Debian's PostgreSQL server for the store tests (tests/pg_server.py starts a throwaway cluster
+# in a temporary folder with initdb/pg_ctl; nothing is configured system-wide).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "Installing Debian's postgresql for the store tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# Debian's HAProxy: the reverse proxy with sticky sessions in front of several Voila servers
+# (deploy/haproxy.cfg, docs/deploy.md, tests/deploy/).
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+		echo "Installing Debian's haproxy for the several-servers test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+
 # Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served,
 # a Content-Security-Policy so the page loads nothing from other sites) live in voila.json;
 # config_file_paths names it so no user-level Voila config can change them.
@@ -71,7 +85,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-test chromium lforms lint
+test: $(VENV)/.installed-test chromium lforms postgresql haproxy lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 

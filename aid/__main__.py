@@ -311,13 +311,13 @@ def cmd_log_export(args: argparse.Namespace) -> int:
     """Write the encounter log as CSV (``-`` = stdout). Imported lazily: pandas only here."""
     import os
 
-    from .store import DEFAULT_PATH, EncounterLog, StoreError, export_frame
+    from .store import DEFAULT_PATH, EncounterLog, StoreError, export_frame, is_postgres_url
 
     setting = os.environ.get("AID_DB", "").strip()
     if args.db is None and setting.lower() == "off":
         return _fail("the encounter log is disabled (AID_DB=off); set AID_DB or pass --db PATH")
     path = args.db or setting or DEFAULT_PATH
-    if args.out != "-" and _same_file(args.out, path):
+    if args.out != "-" and not is_postgres_url(path) and _same_file(args.out, path):
         return _fail(
             f"{args.out} is the encounter log itself (or one of its -wal, -shm or "
             "-journal files); write the export to another file"
@@ -410,7 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs the [dask] extra)",
     )
     p.set_defaults(func=cmd_cohort)
-    p = sub.add_parser("log", help="the encounter log (env AID_DB, default var/encounters.sqlite3)")
+    p = sub.add_parser(
+        "log",
+        help="the encounter log (env AID_DB: a SQLite file or a postgresql:// URL; "
+        "default var/encounters.sqlite3)",
+    )
     log_sub = p.add_subparsers(dest="log_command", required=True)
     p = log_sub.add_parser("export", help="write every logged encounter as CSV (or FHIR)")
     p.add_argument("out", metavar="OUT.csv", help="CSV file to write, or - for stdout")
@@ -423,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--db",
         metavar="PATH",
-        help="the log file (default: env AID_DB, else var/encounters.sqlite3)",
+        help="the log: a SQLite file or a postgresql:// URL (default: env AID_DB, else "
+        "var/encounters.sqlite3)",
     )
     p.set_defaults(func=cmd_log_export)
     p = sub.add_parser("fhir", help="publish the questionnaire or the aid's codes as FHIR R4B JSON")

@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import sqlite3
+import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .answers import AnswerError, Answers, shown
 from .result import Result
@@ -58,6 +60,7 @@ __all__ = [
     "default_log",
     "emergencies",
     "export_frame",
+    "is_postgres_url",
     "neutralise_formula",
     "per_day_urgency",
 ]
@@ -86,6 +89,9 @@ FRAME_COLUMNS = (
     "result_json",
 )
 
+_T = TypeVar("_T")
+#: Pauses between tries for the write lock (see EncounterLog._begin_immediate).
+_LOCK_RETRY = random.SystemRandom()  # not shared state after a fork
 _SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FIX_PATH = (
     "Make the file and its folder writable, set AID_DB to a writable file, "
@@ -225,6 +231,14 @@ class EncounterLog:
     There is deliberately no update or delete method, and triggers refuse both in SQL too.
     """
 
+    def __new__(cls, path: str | os.PathLike[str], **kwargs: Any) -> EncounterLog:
+        """``EncounterLog("postgresql://...")`` is the same log on a PostgreSQL server."""
+        if cls is EncounterLog and is_postgres_url(path):
+            from .store_postgres import PostgresEncounterLog
+
+            return super().__new__(PostgresEncounterLog)
+        return super().__new__(cls)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -232,7 +246,7 @@ class EncounterLog:
         busy_timeout: float = BUSY_TIMEOUT,
         create: bool = True,
     ):
-        self.path = Path(path)
+        self.path: Any = Path(path)
         self.busy_timeout = float(busy_timeout)
         self._create = create
         if self.path.is_dir():
@@ -382,7 +396,7 @@ class EncounterLog:
             if version != SCHEMA_VERSION:
                 # Re-read under the write lock: another process may have created or migrated
                 # the file since the unlocked read above.
-                con.execute("BEGIN IMMEDIATE")
+                self._begin_immediate(con)
                 version = self._schema_version(con)
                 if version is None:
                     self._run_script(con, _CREATE_V1)
@@ -409,7 +423,9 @@ class EncounterLog:
                         )
                 con.execute("COMMIT")
             if self._create:
-                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = self._retry_while_busy(
+                    con, lambda: con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                )
                 if str(mode).lower() != "wal":
                     raise StoreError(
                         self.path,
@@ -434,6 +450,43 @@ class EncounterLog:
             "Open it once with the dashboard (or aid.store.EncounterLog(path)) to migrate it, "
             "then export",
         )
+
+    def _begin_immediate(self, con: sqlite3.Connection) -> None:
+        """Take the write lock (``BEGIN IMMEDIATE``), waiting at most ``busy_timeout`` seconds."""
+        self._retry_while_busy(con, lambda: con.execute("BEGIN IMMEDIATE"))
+
+    def _retry_while_busy(self, con: sqlite3.Connection, step: Callable[[], _T]) -> _T:
+        """Run ``step`` until SQLite stops answering SQLITE_BUSY, for at most ``busy_timeout`` s.
+
+        Why not SQLite's own busy handler alone (issue 13: the 8-writer test failed about once
+        in five runs):
+
+        - ``PRAGMA journal_mode = WAL`` on a new file that other processes are opening at the
+          same moment fails with SQLITE_BUSY at once: SQLite does not call the busy handler
+          when a statement that already reads must upgrade to writing (it could deadlock). The
+          message then claimed a 10 s wait that never happened.
+        - The handler sleeps 1, 2, 5 ... then 100 ms between tries, so the longer a writer has
+          waited the less often it tries, and newer writers keep taking the lock first. With 8
+          processes appending at once on 2 busy cores, single appends waited over 5 s.
+
+        Here every try is made with the handler off and every waiter pauses the same short
+        random time (0.5-5 ms, never growing), so each has the same chance at every release.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        con.execute("PRAGMA busy_timeout = 0")  # this loop is the busy handler for the step
+        try:
+            while True:
+                try:
+                    return step()
+                except sqlite3.OperationalError as exc:
+                    name = getattr(exc, "sqlite_errorname", "") or ""
+                    busy = name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+                pause = _LOCK_RETRY.uniform(0.0005, 0.005)
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     @staticmethod
     def _run_script(con: sqlite3.Connection, script: str) -> None:
@@ -503,23 +556,26 @@ class EncounterLog:
             raise StoreError(
                 self.path, f"the result cannot be written as JSON ({exc})", "Report this as a bug"
             ) from None
-        aid_version = _aid_version()
+        values = (
+            subject,
+            result.urgency.value,
+            result.kb_version,
+            _aid_version(),
+            answers_json,
+            result_json,
+            notes,
+        )
+        return self._insert(values)
+
+    def _insert(self, values: tuple[Any, ...]) -> int:
+        """Write one row in one transaction; ``values`` are the columns after created_utc."""
         with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(con)
             # Timestamp taken under the write lock: ids and times increase together.
             cursor = con.execute(
                 "INSERT INTO encounters (created_utc, subject, urgency, kb_version, aid_version,"
                 " answers_json, result_json, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _utc_now(),
-                    subject,
-                    result.urgency.value,
-                    result.kb_version,
-                    aid_version,
-                    answers_json,
-                    result_json,
-                    notes,
-                ),
+                (_utc_now(), *values),
             )
             con.execute("COMMIT")
             row_id = cursor.lastrowid
@@ -535,11 +591,18 @@ class EncounterLog:
         " typeof(notes) FROM encounters"
     )  # typeof(): read as bytes, a BLOB and TEXT look alike; the aid writes only TEXT
 
-    def get(self, encounter_id: int) -> Encounter:
-        """The encounter with this id; :class:`StoreError` if there is none."""
+    def _fetch(self, encounter_id: int | None = None) -> list[tuple[Any, ...]]:
+        """Raw rows as _checked_row reads them: one id, or every row in id order."""
         with self._connect() as con:
             con.text_factory = bytes  # decoded by _checked_row, which can name the row
-            row = con.execute(self._SELECT + " WHERE id = ?", (int(encounter_id),)).fetchone()
+            if encounter_id is None:
+                return con.execute(self._SELECT + " ORDER BY id").fetchall()
+            return con.execute(self._SELECT + " WHERE id = ?", (encounter_id,)).fetchall()
+
+    def get(self, encounter_id: int) -> Encounter:
+        """The encounter with this id; :class:`StoreError` if there is none."""
+        rows = self._fetch(int(encounter_id))
+        row = rows[0] if rows else None
         if row is None:
             raise StoreError(
                 self.path,
@@ -555,10 +618,7 @@ class EncounterLog:
 
     def _rows(self) -> list[_Row]:
         """Every row, checked to be what :meth:`append` writes (else StoreError naming its id)."""
-        with self._connect() as con:
-            con.text_factory = bytes  # decoded by _checked_row, which can name the row
-            rows = con.execute(self._SELECT + " ORDER BY id").fetchall()
-        return [_checked_row(self.path, row) for row in rows]
+        return [_checked_row(self.path, row) for row in self._fetch()]
 
     def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame, one row per encounter, oldest first.
@@ -725,14 +785,14 @@ def _checked_row(path: Path, raw: tuple[Any, ...]) -> _Row:
         created,
         subject,
         urgency,
-        kb_version,
-        aid_version,  # type: ignore[arg-type]
-        answers_text,
-        result_text,
+        cast(str, kb_version),  # checked above: 1 to _MAX_VERSION_CHARS characters
+        cast(str, aid_version),
+        cast(str, answers_text),  # decoded above by _json_object
+        cast(str, result_text),
         notes,
         answers,
         result,
-    )  # type: ignore[arg-type]
+    )
 
 
 #: The stored columns after id, in _SELECT order.
@@ -749,9 +809,13 @@ _STORED_COLUMNS = (
 
 
 def _text(name: str, value: Any, kind: Any) -> str | None:
-    """A TEXT column read as bytes, decoded; anything else (a number, a BLOB) is not ours."""
+    """A TEXT column read as bytes, decoded; anything else (a number, a BLOB) is not ours.
+
+    PostgreSQL hands back ``str`` (its text columns hold only valid text)."""
     if value is None:
         return None
+    if isinstance(value, str) and kind == "text":
+        return value
     kind = kind.decode("ascii", "replace") if isinstance(kind, bytes) else str(kind)
     if kind != "text" or not isinstance(value, bytes):
         raise _NotOurs(f"{name} is stored as {kind!r}, not text")
@@ -790,9 +854,17 @@ def _brief(value: str | None) -> str:
     return shown(value, 40)
 
 
+def is_postgres_url(target: Any) -> bool:
+    """Whether ``target`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return isinstance(target, str) and target.strip().lower().startswith(
+        ("postgresql://", "postgres://")
+    )
+
+
 def default_log() -> EncounterLog | None:
-    """The log the dashboard writes: None when env ``AID_DB`` is ``off``, else the file it names
-    (default :data:`DEFAULT_PATH`). May raise :class:`StoreError`; callers show the advice anyway.
+    """The log the dashboard writes: None when env ``AID_DB`` is ``off``, else the file or
+    ``postgresql://`` URL it names (default :data:`DEFAULT_PATH`). May raise :class:`StoreError`;
+    callers show the advice anyway.
     """
     setting = os.environ.get("AID_DB", "").strip()
     if setting.lower() == "off":

@@ -1,4 +1,6 @@
-"""Encounter-log throughput: appends per second from one process and from 8 at once, and reads.
+"""Encounter-log throughput: appends per second from one process and from 8 at once, and reads,
+on SQLite and on PostgreSQL (a throwaway local server from tests/pg_server.py, as in the tests;
+each append opens its own connection, as in the app).
 
 Run: ``.venv/bin/python benchmarks/store.py`` (prints figures; asserts nothing). Each run uses a
 fresh file in a temporary folder on the same disk as the system temp dir; every append is a full
@@ -30,7 +32,7 @@ def _writer(path: str, count: int, barrier, queue) -> None:
     queue.put(time.perf_counter() - started)
 
 
-def single(path: Path, count: int) -> float:
+def single(path: Path | str, count: int) -> float:
     result = aid.triage(ANSWERS)
     log = EncounterLog(path)
     started = time.perf_counter()
@@ -39,7 +41,7 @@ def single(path: Path, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def parallel(path: Path, processes: int, each: int) -> float:
+def parallel(path: Path | str, processes: int, each: int) -> float:
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(processes + 1), ctx.Queue()
     procs = [
@@ -77,7 +79,30 @@ def main() -> int:
         for i in range(1, 1001):
             log.get(i)
         print(f"get(): {(time.perf_counter() - started):.3f} ms per call (1000 calls)")
+    postgres()
     return 0
+
+
+def postgres() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg_server import remove, start_server
+
+    started = time.perf_counter()
+    server = start_server()
+    print(f"PostgreSQL throwaway server (initdb + start): {time.perf_counter() - started:.1f} s")
+    try:
+        for name in ("single", "parallel"):
+            server.create_database(name)
+        rate = single(server.url("single"), 1000)
+        print(f"PostgreSQL 1 process:   {rate:8.0f} appends/s ({1000 / rate:.2f} ms per append)")
+        rate = parallel(server.url("parallel"), 8, 500)
+        print(f"PostgreSQL 8 processes: {rate:8.0f} appends/s in total (4000 appends)")
+        log = EncounterLog(server.url("parallel"))
+        started = time.perf_counter()
+        frame = log.to_frame()
+        print(f"PostgreSQL to_frame of {len(frame)}: {time.perf_counter() - started:.2f} s")
+    finally:
+        remove(server)
 
 
 if __name__ == "__main__":

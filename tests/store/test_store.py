@@ -1,7 +1,9 @@
-"""aid.store: the encounter log, against real SQLite files.
+"""aid.store: the encounter log, against real SQLite files and a real PostgreSQL server.
 
-Each test writes through the public API, then looks at the file with plain sqlite3 or reads it
-back, so what is asserted is what is on disk.
+Each test writes through the public API, then looks at the database with plain sqlite3 or psycopg
+or reads it back, so what is asserted is what is stored. Tests taking the ``log`` fixture run on
+both back ends; those about files (permissions, damage, WAL, migration) are SQLite's own, and
+PostgreSQL's own (privileges, lock timeout, schemas) are in test_store_postgres.py.
 """
 
 from __future__ import annotations
@@ -31,21 +33,48 @@ from aid.store import (
     default_log,
     emergencies,
     export_frame,
+    is_postgres_url,
     per_day_urgency,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-_OPEN: list[sqlite3.Connection] = []
+_OPEN: list = []
 
 
-def raw(path: Path) -> sqlite3.Connection:
-    """A plain sqlite3 connection, to look at the file behind the API's back (closed after the
-    test by :func:`_close_raw_connections`)."""
-    con = sqlite3.connect(path, isolation_level=None)
+class _PgRaw:
+    """A psycopg connection that takes sqlite3's ``?`` placeholders, so a test reads alike."""
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.con = psycopg.connect(url, autocommit=True)
+
+    def execute(self, sql: str, params=()):
+        return self.con.execute(sql.replace("?", "%s"), params or None)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def raw(target):
+    """A plain connection to look at the log behind the API's back: sqlite3 for a path (or a
+    SQLite log), psycopg for a PostgreSQL log. Closed after the test by
+    :func:`_close_raw_connections`."""
+    if isinstance(target, EncounterLog) and is_postgres_url(getattr(target, "_url", None)):
+        con = _PgRaw(target._url)
+    else:
+        path = target.path if isinstance(target, EncounterLog) else target
+        con = sqlite3.connect(path, isolation_level=None)
     _OPEN.append(con)
     return con
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    import psycopg
+
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +84,11 @@ def _close_raw_connections():
         _OPEN.pop().close()
 
 
-@pytest.fixture
-def log(tmp_path) -> EncounterLog:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log(request, tmp_path) -> EncounterLog:
+    """An empty log on each back end: a SQLite file, or a fresh schema on the test server."""
+    if request.param == "postgresql":
+        return EncounterLog(request.getfixturevalue("pg_url"))
     return EncounterLog(tmp_path / "log.sqlite3")
 
 
@@ -87,7 +119,7 @@ def test_append_then_get_returns_exactly_what_was_written(log, cases, results):
 
 def test_created_utc_is_iso_8601_with_z_on_disk(log, cases, results):
     log.append(cases["selfcare"], results["selfcare"])
-    (text,) = raw(log.path).execute("SELECT created_utc FROM encounters").fetchone()
+    (text,) = raw(log).execute("SELECT created_utc FROM encounters").fetchone()
     assert len(text) == 24 and text[10] == "T" and text.endswith("Z"), text
     datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -162,12 +194,26 @@ def test_notes_must_be_text(log, results):
 # -- the file itself --------------------------------------------------------------------------
 
 
-def test_file_is_wal_with_schema_version_table(log, cases, results):
+def test_file_is_wal(tmp_path, cases, results):
+    log = EncounterLog(tmp_path / "log.sqlite3")
     log.append(cases["soon"], results["soon"])
-    con = raw(log.path)
-    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert raw(log).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_schema_version_table_and_columns(log, cases, results):
+    log.append(cases["soon"], results["soon"])
+    con = raw(log)
     assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    columns = [r[1] for r in con.execute("PRAGMA table_info(encounters)")]
+    if isinstance(con, sqlite3.Connection):
+        columns = [r[1] for r in con.execute("PRAGMA table_info(encounters)")]
+    else:
+        columns = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name ="
+                " 'encounters' AND table_schema = current_schema() ORDER BY ordinal_position"
+            )
+        ]
     assert columns == [
         "id",
         "created_utc",
@@ -183,11 +229,14 @@ def test_file_is_wal_with_schema_version_table(log, cases, results):
 
 def test_triggers_make_the_table_append_only(log, cases, results):
     log.append(cases["emergency"], results["emergency"], notes="original")
-    con = raw(log.path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    con = raw(log)  # the table's owner: only the triggers stand in the way
+    with pytest.raises(_integrity_errors(), match="append-only"):
         con.execute("UPDATE encounters SET urgency = 'selfcare'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(_integrity_errors(), match="append-only"):
         con.execute("DELETE FROM encounters")
+    if not isinstance(con, sqlite3.Connection):  # SQLite has no TRUNCATE
+        with pytest.raises(_integrity_errors(), match="append-only"):
+            con.execute("TRUNCATE encounters")
     con.close()
     assert log.count() == 1
     assert log.get(1).urgency is aid.Urgency.EMERGENCY and log.get(1).notes == "original"
@@ -200,17 +249,15 @@ def test_the_api_has_no_way_to_change_or_remove_an_encounter():
 
 def test_partial_or_invalid_json_cannot_be_written_even_behind_the_api(log, cases, results):
     log.append(cases["soon"], results["soon"])
-    con = raw(log.path)
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        con.execute(
-            "INSERT INTO encounters (created_utc, urgency, kb_version, aid_version, answers_json,"
-            " result_json) VALUES ('2026-01-01T00:00:00.000Z', 'soon', 'k', 'v', '{}', '{\"a\":')"
-        )
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        con.execute(
-            "INSERT INTO encounters (created_utc, urgency, kb_version, aid_version, answers_json,"
-            " result_json) VALUES ('2026-01-01T00:00:00.000Z', 'later', 'k', 'v', '{}', '{}')"
-        )
+    con = raw(log)
+    for result_json, urgency in (('{"a":', "soon"), ("{}", "later")):
+        with pytest.raises(_integrity_errors(), match="(?i)check"):
+            con.execute(
+                "INSERT INTO encounters (id, created_utc, urgency, kb_version, aid_version,"
+                " answers_json, result_json) VALUES (2, '2026-01-01T00:00:00.000Z', ?, 'k', 'v',"
+                " '{}', ?)",
+                (urgency, result_json),
+            )
     assert log.count() == 1
 
 
@@ -647,9 +694,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
-def test_cli_exports_every_encounter_to_stdout_and_to_a_file(tmp_path, cases, results):
-    path = tmp_path / "log.sqlite3"
-    log = EncounterLog(path)
+def test_cli_exports_every_encounter_to_stdout_and_to_a_file(log, tmp_path, cases, results):
+    path = getattr(log, "_url", None) or log.path  # a file, or the postgresql:// URL
     log.append(cases["emergency"], results["emergency"], subject="P-9", notes='line1\nline2, "q"')
     log.append(cases["soon"], results["soon"])
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:
-    # pip extras ("dask[dataframe]") have no conda spelling: conda-forge's package is whole.
+    """Name and version spec; a pip extra such as ``[binary]`` is dropped (conda has none)."""
     m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^\]]*\])?\s*(.*)$", requirement)
     assert m, requirement
     return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
@@ -21,8 +21,8 @@ def _pyproject() -> dict[str, str]:
     reqs = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
         reqs += extra
-    # An extra that includes another ("back-cramp-aid[dask]") is not a package to install.
-    return dict(_name_and_spec(r) for r in reqs if _name_and_spec(r)[0] != project["name"])
+    ours = project["name"]  # an extra that includes another extra of this project
+    return {name: spec for name, spec in map(_name_and_spec, reqs) if name != ours}
 
 
 def _environment() -> dict[str, str]:

@@ -1,0 +1,294 @@
+"""The encounter log on a PostgreSQL server: ``AID_DB=postgresql://user:pass@host/db``.
+
+Why: one SQLite file serves one machine; several Voila servers behind one proxy (docs/deploy.md)
+need one log they can all write. This is the same :class:`aid.store.EncounterLog` (same public
+methods, same checks on what is read back, same :class:`~aid.store.StoreError` messages) with the
+SQL done by PostgreSQL through psycopg 3 (the ``[postgres]`` extra, imported only here).
+
+What carries over from the SQLite log, and how:
+
+- **Schema version**: the same ``schema_version`` table; version 1 is created in an empty schema
+  (the first in the connection's ``search_path``), a newer version is refused, anything else that
+  is not this layout is refused and left untouched.
+- **Append-only**: triggers refuse UPDATE, DELETE and TRUNCATE for every user, the table owner
+  included; UPDATE, DELETE and TRUNCATE are also revoked from PUBLIC, so a writer role granted only
+  INSERT and SELECT (docs/deploy.md) is refused by the privileges before any trigger runs.
+- **One transaction per append, ids without gaps**: writers take one transaction-level advisory
+  lock per schema (readers are not blocked; unlike ``LOCK TABLE`` it needs no UPDATE privilege,
+  so an INSERT-only role can take it) and take ``max(id) + 1`` and the time under that lock, so
+  ids and times increase together as in SQLite, and a writer killed mid-append leaves no gap
+  that would look like a deleted encounter. ``busy_timeout`` becomes ``lock_timeout``.
+- **Durability**: an append returns after COMMIT, which PostgreSQL makes durable (with the
+  server's default ``synchronous_commit = on``).
+- **Readers** (``create=False``, as ``python -m aid log export``) use read-only transactions and
+  never create or change anything.
+
+The URL's password never appears in a message: :attr:`path` shows the URL with it masked.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .store import (
+    _APPEND_ONLY,
+    SCHEMA_VERSION,
+    URGENCY_LEVELS,
+    EncounterLog,
+    StoreError,
+    _utc_now,
+)
+
+__all__ = ["PostgresEncounterLog", "masked_url"]
+
+_LEVELS = ", ".join(f"'{u}'" for u in URGENCY_LEVELS)
+#: Every statement of schema version 1, run in one transaction.
+_CREATE_V1 = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_utc TEXT)",
+    # A CHECK must not raise: a text that is not JSON is a check violation, like SQLite's
+    # json_valid(). TEXT (not jsonb) keeps the JSON exactly as written.
+    """CREATE FUNCTION aid_json_valid(value text) RETURNS boolean
+       LANGUAGE plpgsql IMMUTABLE AS $$
+       BEGIN PERFORM value::json; RETURN true;
+       EXCEPTION WHEN others THEN RETURN false; END $$""",
+    f"""CREATE TABLE encounters (
+        id           BIGINT PRIMARY KEY CHECK (id > 0),
+        created_utc  TEXT NOT NULL,
+        subject      TEXT CHECK (subject IS NULL OR subject ~ '^[A-Za-z0-9_-]{{1,64}}$'),
+        urgency      TEXT NOT NULL CHECK (urgency IN ({_LEVELS})),
+        kb_version   TEXT NOT NULL,
+        aid_version  TEXT NOT NULL,
+        answers_json TEXT NOT NULL CHECK (aid_json_valid(answers_json)),
+        result_json  TEXT NOT NULL CHECK (aid_json_valid(result_json)),
+        notes        TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX encounters_by_time ON encounters (created_utc)",
+    f"""CREATE FUNCTION aid_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION '{_APPEND_ONLY}' USING ERRCODE = 'integrity_constraint_violation';
+       END $$""",
+    """CREATE TRIGGER encounters_no_update_or_delete BEFORE UPDATE OR DELETE ON encounters
+       FOR EACH ROW EXECUTE FUNCTION aid_append_only()""",
+    """CREATE TRIGGER encounters_no_truncate BEFORE TRUNCATE ON encounters
+       FOR EACH STATEMENT EXECUTE FUNCTION aid_append_only()""",
+    "REVOKE UPDATE, DELETE, TRUNCATE ON encounters FROM PUBLIC",
+)
+#: Serialises schema creation between processes opening an empty database at once.
+_SCHEMA_LOCK_KEY = 0x41_49_44_01  # "AID" 1
+
+_SELECT = (
+    "SELECT id, created_utc, subject, urgency, kb_version, aid_version, answers_json,"
+    " result_json, notes, 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'"
+    " FROM encounters"
+)  # the kinds: PostgreSQL's TEXT columns hold only text (no BLOB can hide in them)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and ``repr``)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.password is None:
+        return url.strip()
+    user = urllib.parse.quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresEncounterLog(EncounterLog):
+    """:class:`aid.store.EncounterLog` on PostgreSQL; made by ``EncounterLog("postgresql://...")``."""
+
+    def __init__(self, path: str, *, busy_timeout: float = 10.0, create: bool = True):
+        self._url = str(path).strip()
+        self.path = masked_url(self._url)
+        self.busy_timeout = float(busy_timeout)
+        self._create = create
+        try:
+            import psycopg  # noqa: F401 - the [postgres] extra
+        except ImportError:
+            raise StoreError(
+                self.path,
+                "PostgreSQL support is not installed (the psycopg package is missing)",
+                "Install it with: pip install 'back-cramp-aid[postgres]', or set AID_DB to a "
+                "SQLite file",
+            ) from None
+        self._open_schema()
+
+    def __repr__(self) -> str:
+        return f"EncounterLog({self.path!r})"
+
+    # -- connections and errors -------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        """One connection for one operation; every psycopg error leaves as a StoreError."""
+        import psycopg
+
+        try:
+            con = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=max(2, round(self.busy_timeout)),
+                application_name="back-cramp-aid",
+            )
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        try:
+            if not self._create:  # a reader never writes into the log it reads
+                con.execute("SET default_transaction_read_only = on")
+            yield con
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        finally:
+            con.close()  # an open transaction is rolled back by the server
+
+    def _error(self, exc: Any) -> StoreError:
+        """Translate a psycopg error into words a clinic's staff can act on."""
+        from psycopg import errors
+
+        text = (getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)).strip()
+        if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
+            return StoreError(
+                self.path,
+                f"locked by another program for longer than {self.busy_timeout:g} s",
+                "Find the session holding a lock on the encounters table (pg_stat_activity) "
+                "and try again",
+            )
+        if isinstance(exc, errors.InsufficientPrivilege):
+            return StoreError(
+                self.path,
+                f"the database user may not do this ({text})",
+                "Grant the writer role INSERT and SELECT on encounters and SELECT on "
+                "schema_version (docs/deploy.md), or set AID_DB to another database",
+            )
+        if isinstance(exc, errors.ReadOnlySqlTransaction):
+            return StoreError(
+                self.path, f"opened read-only ({text})", "Encounters can only be added"
+            )
+        if _APPEND_ONLY in text:
+            return StoreError(self.path, _APPEND_ONLY, "Encounters can only be added")
+        if isinstance(exc, errors.InvalidCatalogName) or (
+            exc.sqlstate is None and "database" in text and "does not exist" in text
+        ):
+            return StoreError(
+                self.path,
+                "no encounter log here (the database does not exist)",
+                "Check AID_DB or --db, or create the database (docs/deploy.md)",
+            )
+        if exc.sqlstate is None or isinstance(exc, errors.ConnectionException):
+            return StoreError(
+                self.path,
+                f"cannot connect to the PostgreSQL server ({text})",
+                "Check that the server runs and that AID_DB names the right host, port, "
+                "database, user and password, or set AID_DB=off to run without the log",
+            )
+        return StoreError(self.path, f"database error ({exc.sqlstate}: {text})")
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _schema_version(self, con: Any) -> int | None:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            )
+        }
+        if not tables:
+            return None
+        if "schema_version" not in tables:
+            raise StoreError(
+                self.path,
+                "this PostgreSQL schema is not a Back Cramp Aid encounter log "
+                "(it has tables but no schema_version table)",
+                "Set AID_DB to another database (or search_path); this one is left untouched",
+            )
+        version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if not isinstance(version, int):
+            raise StoreError(
+                self.path,
+                "the schema_version table is empty or not a number",
+                "Set AID_DB to another database; this one is left untouched",
+            )
+        return version
+
+    def _refuse_unknown(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                self.path,
+                f"written by a newer Back Cramp Aid (schema {version}); this version reads up "
+                f"to {SCHEMA_VERSION}",
+                "Upgrade Back Cramp Aid, or set AID_DB to another database; this one is left "
+                "untouched",
+            )
+        if version != SCHEMA_VERSION:  # PostgreSQL logs started at version 1: nothing to migrate
+            raise StoreError(
+                self.path,
+                f"schema {version} is not one this version can read",
+                "Set AID_DB to another database; this one is left untouched",
+            )
+
+    def _open_schema(self) -> None:
+        with self._connect() as con:
+            version = self._schema_version(con)
+            if version is not None:
+                self._refuse_unknown(version)
+                return
+            if not self._create:
+                raise StoreError(
+                    self.path,
+                    "the database holds no encounter log (no tables); it was left unchanged",
+                    "Check AID_DB or --db; the dashboard creates the log at its first completed "
+                    "triage",
+                )
+            with con.transaction():
+                self._set_lock_timeout(con)
+                # Another process may be creating the schema right now: wait for it, re-read.
+                con.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+                version = self._schema_version(con)
+                if version is not None:
+                    self._refuse_unknown(version)
+                    return
+                for statement in _CREATE_V1:
+                    con.execute(statement)
+                con.execute(
+                    "INSERT INTO schema_version (version, applied_utc) VALUES (%s, %s)",
+                    (SCHEMA_VERSION, _utc_now()),
+                )
+
+    def _set_lock_timeout(self, con: Any) -> None:
+        con.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout * 1000)}")
+
+    # -- writing and reading ----------------------------------------------------------------
+
+    def _insert(self, values: tuple[Any, ...]) -> int:
+        # Pipeline mode: BEGIN, the settings, the lock, the INSERT and COMMIT go in one round
+        # trip instead of five (errors still stop the transaction and are raised here).
+        with self._connect() as con, con.pipeline(), con.transaction():
+            self._set_lock_timeout(con)
+            con.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.encounters'))")
+            # The time is the server's, read under the lock (clock_timestamp(), not a time
+            # taken here: in a pipeline this line runs before the lock is granted), so ids and
+            # times increase together, and several app servers share one clock.
+            row = con.execute(
+                "INSERT INTO encounters (id, created_utc, subject, urgency, kb_version,"
+                " aid_version, answers_json, result_json, notes)"
+                " SELECT coalesce(max(id), 0) + 1, to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+                ' \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\'), %s, %s, %s, %s, %s, %s, %s'
+                " FROM encounters RETURNING id",
+                values,
+            ).fetchone()
+        return int(row[0])
+
+    def _fetch(self, encounter_id: int | None = None) -> list[tuple[Any, ...]]:
+        with self._connect() as con:
+            if encounter_id is None:
+                return con.execute(_SELECT + " ORDER BY id").fetchall()
+            return con.execute(_SELECT + " WHERE id = %s", (encounter_id,)).fetchall()
+
+    def count(self) -> int:
+        with self._connect() as con:
+            return int(con.execute("SELECT count(*) FROM encounters").fetchone()[0])
