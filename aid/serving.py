@@ -16,8 +16,8 @@ once per HTTP request, before the request is handled, and does two small things 
   ``aid`` Voila template: a plain "the aid is busy, wait a minute and try again" with the
   emergency warning signs, never a blank page or a traceback. The check runs before the page takes
   a kernel from the preheated pool, so a refused visitor costs nothing and the pool stays full.
-  Kernels waiting in the pool are not counted. A burst that arrives while the pool refills may
-  overshoot the limit by at most the pool size.
+  Kernels ready in the pool are not counted; a kernel still starting for the pool is, so while
+  the pool refills the limit may refuse up to ``pool size`` visitors early (never late).
 """
 
 from __future__ import annotations
@@ -39,13 +39,19 @@ FAILSAFE_PARTIAL = TEMPLATE_DIR / "aid_failsafe.html"
 
 
 def sessions_in_use(kernel_manager: Any) -> int:
-    """Kernels held by open pages: every running kernel minus those waiting in Voila's pool.
+    """Kernels held by open pages: every running kernel minus those ready in Voila's pool.
 
     Voila's preheating kernel manager keeps its pool as ``_pools`` (notebook -> list of tasks, one
-    per kernel being started or waiting); without preheating there is no pool.
+    per kernel being started or ready); without preheating there is no pool. A kernel whose pool
+    task is still rendering counts as in use: the error is on the safe side.
     """
     running = len(kernel_manager.list_kernel_ids())
-    pooled = sum(len(pool) for pool in getattr(kernel_manager, "_pools", {}).values())
+    pooled = sum(
+        1
+        for pool in getattr(kernel_manager, "_pools", {}).values()
+        for task in pool
+        if task.done() and not task.cancelled() and task.exception() is None
+    )
     return max(running - pooled, 0)
 
 

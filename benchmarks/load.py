@@ -320,7 +320,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def voila_command(port: int, config_dir: Path = ROOT) -> list[str]:
+def voila_command(port: int, config_dir: Path = ROOT, notebook: Path = NOTEBOOK) -> list[str]:
     """``make dashboard``'s invocation (Makefile VOILA_ARGS) on another port."""
     voila = Path(sys.executable).with_name("voila")
     return [
@@ -328,14 +328,20 @@ def voila_command(port: int, config_dir: Path = ROOT) -> list[str]:
         f"--Voila.config_file_paths={config_dir}",
         f"--port={port}",
         "--Voila.port_retries=0",
-        str(NOTEBOOK.relative_to(ROOT)),
+        str(notebook.relative_to(ROOT)) if notebook.is_relative_to(ROOT) else str(notebook),
     ]
 
 
 class Server:
     """A Voila server started like ``make dashboard``; ``stop()`` ends it and its kernels."""
 
-    def __init__(self, work: Path, config_dir: Path = ROOT, port: int | None = None) -> None:
+    def __init__(
+        self,
+        work: Path,
+        config_dir: Path = ROOT,
+        port: int | None = None,
+        notebook: Path = NOTEBOOK,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = work / f"voila-{self.port}.log"
@@ -343,8 +349,8 @@ class Server:
         env.pop("PYTEST_CURRENT_TEST", None)
         with self.log_path.open("a", encoding="utf-8") as log:
             self.process = subprocess.Popen(
-                voila_command(self.port, config_dir),
-                cwd=ROOT,
+                voila_command(self.port, config_dir, notebook),
+                cwd=ROOT if notebook.is_relative_to(ROOT) else notebook.parent,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

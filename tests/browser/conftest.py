@@ -142,6 +142,12 @@ def browser():
 
 
 @pytest.fixture
+def first_question() -> str:
+    """The selector that means "the questionnaire is usable" (for tests that open their own page)."""
+    return FIRST_QUESTION
+
+
+@pytest.fixture
 def page(browser, voila, request):
     """A fresh page on the dashboard with the first question usable; screenshot at the end."""
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
