@@ -16,12 +16,14 @@ once per HTTP request, before the request is handled, and does two small things 
   ``aid`` Voila template: a plain "the aid is busy, wait a minute and try again" with the
   emergency warning signs, never a blank page or a traceback. The check runs before the page takes
   a kernel from the preheated pool, so a refused visitor costs nothing and the pool stays full.
-  Kernels ready in the pool are not counted; a kernel still starting for the pool is, so while
-  the pool refills the limit may refuse up to ``pool size`` visitors early (never late).
+  Pages are counted from admission (:class:`OpenPages`), so a burst is limited too; kernels
+  waiting in the pool are not counted.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +40,36 @@ TEMPLATE_DIR = (
 FAILSAFE_PARTIAL = TEMPLATE_DIR / "aid_failsafe.html"
 
 
-def sessions_in_use(kernel_manager: Any) -> int:
-    """Kernels held by open pages: every running kernel minus those ready in Voila's pool.
+class OpenPages:
+    """How many dashboard pages are open: pages being served now plus pages served whose kernel
+    still runs. Kernels waiting in Voila's preheated pool are not pages and are never counted.
 
-    Voila's preheating kernel manager keeps its pool as ``_pools`` (notebook -> list of tasks, one
-    per kernel being started or ready); without preheating there is no pool. A kernel whose pool
-    task is still rendering counts as in use: the error is on the safe side.
+    A page is counted from the moment it is admitted, so a burst of visitors arriving at once is
+    limited as well as a slow stream; once its HTML is sent it is counted by its kernel id (read
+    from the page's ``jupyter-config-data``), until that kernel stops (the page's beacon, the
+    culler, or a crash).
     """
-    running = len(kernel_manager.list_kernel_ids())
-    pooled = sum(
-        1
-        for pool in getattr(kernel_manager, "_pools", {}).values()
-        for task in pool
-        if task.done() and not task.cancelled() and task.exception() is None
-    )
-    return max(running - pooled, 0)
+
+    def __init__(self) -> None:
+        self._serving = 0
+        self._kernels: set[str] = set()
+
+    def count(self, running_kernel_ids: Iterable[str]) -> int:
+        self._kernels &= set(running_kernel_ids)
+        return self._serving + len(self._kernels)
+
+    def admitted(self) -> None:
+        self._serving += 1
+
+    def served(self, kernel_id: str | None) -> None:
+        """The page's request ended (sent, failed or dropped); ``kernel_id`` is its kernel if any."""
+        self._serving = max(self._serving - 1, 0)
+        if kernel_id:
+            self._kernels.add(kernel_id)
+
+
+#: The kernel id in the page's ``jupyter-config-data`` (Voila writes it with this spacing).
+KERNEL_ID = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
 
 
 def _is_page_request(handler: web.RequestHandler) -> bool:
@@ -72,6 +89,10 @@ class ClinicIdentityProvider(PasswordIdentityProvider):
         "beyond it gets the 'busy, try again' page (HTTP 503).",
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.open_pages = OpenPages()
+
     async def get_user(self, handler: web.RequestHandler) -> User | None:
         user = await ensure_async(super().get_user(handler))
         if _is_page_request(handler):
@@ -79,7 +100,7 @@ class ClinicIdentityProvider(PasswordIdentityProvider):
             # token and the error page read the current user.
             handler.current_user = handler._jupyter_current_user = user  # type: ignore[attr-defined]
             if self.max_sessions > 0:
-                in_use = sessions_in_use(handler.kernel_manager)
+                in_use = self.open_pages.count(handler.kernel_manager.list_kernel_ids())
                 if in_use >= self.max_sessions:
                     self.log.warning(
                         "Refusing a dashboard page: %d of %d sessions in use",
@@ -87,9 +108,40 @@ class ClinicIdentityProvider(PasswordIdentityProvider):
                         self.max_sessions,
                     )
                     raise web.HTTPError(503, reason="The aid is busy")
+                self._follow(handler)
             # Tornado sets the _xsrf cookie when the token is first read (upstream Voila #1458).
             handler.xsrf_token  # noqa: B018 - read for its side effect
         return user
+
+    def _follow(self, handler: web.RequestHandler) -> None:
+        """Count this page from now on: note its kernel id as it is written, and its end."""
+        self.open_pages.admitted()
+        seen: dict[str, str] = {}
+        write, on_finish, on_close = handler.write, handler.on_finish, handler.on_connection_close
+
+        def noting_write(chunk: Any) -> Any:
+            if "id" not in seen and isinstance(chunk, str):
+                match = KERNEL_ID.search(chunk)
+                if match:
+                    seen["id"] = match.group(1)
+            return write(chunk)
+
+        def ended() -> None:
+            if "ended" not in seen:
+                seen["ended"] = "yes"
+                self.open_pages.served(seen.get("id"))
+
+        def finishing() -> None:
+            ended()
+            on_finish()
+
+        def closing() -> None:
+            ended()
+            on_close()
+
+        handler.write = noting_write  # type: ignore[method-assign]
+        handler.on_finish = finishing  # type: ignore[method-assign]
+        handler.on_connection_close = closing  # type: ignore[method-assign]
 
 
 def failsafe_partial() -> str:

@@ -5,14 +5,13 @@ The behaviour they produce is proved against real servers in tests/serving and t
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from traitlets.utils.importstring import import_item
 
 from aid.report import EMERGENCY_SIGNS
-from aid.serving import FAILSAFE_PARTIAL, TEMPLATE_DIR, failsafe_partial, sessions_in_use
+from aid.serving import FAILSAFE_PARTIAL, KERNEL_ID, TEMPLATE_DIR, OpenPages, failsafe_partial
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / "voila.json").read_text())
@@ -45,31 +44,21 @@ def test_voila_json_selects_the_template_and_the_serving_settings():
     assert CONFIG["ClinicIdentityProvider"]["max_sessions"] > voila["default_pool_size"]
 
 
-class _Pool:
-    """Voila's pool as the limit sees it: asyncio tasks, done (ready) or not (starting)."""
-
-    def __init__(self, ready: int, starting: int) -> None:
-        loop = asyncio.new_event_loop()
-        self.tasks = []
-        for _ in range(ready):
-            future = loop.create_future()
-            future.set_result({"kernel_id": "k"})
-            self.tasks.append(future)
-        self.tasks += [loop.create_future() for _ in range(starting)]
-        loop.close()
-
-
-class _Manager:
-    def __init__(self, running: int, ready: int, starting: int) -> None:
-        self.running = running
-        self._pools = {"dashboard.ipynb": _Pool(ready, starting).tasks}
-
-    def list_kernel_ids(self) -> list[str]:
-        return [str(i) for i in range(self.running)]
+def test_open_pages_counts_pages_being_served_and_pages_whose_kernel_runs():
+    pages = OpenPages()
+    for _ in range(3):
+        pages.admitted()  # a burst: three pages admitted, none sent yet
+    assert pages.count(running_kernel_ids=["pool-1", "pool-2"]) == 3  # pool kernels never count
+    pages.served("k1")
+    pages.served("k2")
+    pages.served(None)  # a page that failed before it had a kernel
+    assert pages.count(["pool-1", "k1", "k2"]) == 2
+    # k1's page closed (beacon) or was culled: its kernel is gone, so is the page.
+    assert pages.count(["pool-1", "k2"]) == 1
+    assert pages.count(["pool-1", "k1", "k2"]) == 1  # a kernel id is not counted twice
 
 
-def test_sessions_in_use_counts_only_kernels_not_ready_in_the_pool():
-    assert sessions_in_use(_Manager(running=7, ready=4, starting=0)) == 3
-    # A kernel still starting for the pool counts as in use: the limit errs on the safe side.
-    assert sessions_in_use(_Manager(running=7, ready=2, starting=2)) == 5
-    assert sessions_in_use(_Manager(running=0, ready=0, starting=3)) == 0
+def test_the_kernel_id_is_read_as_voila_writes_it():
+    kid = "1fdef50b-c6af-4565-907a-44bc0fb5d5dd"
+    config = json.dumps({"baseUrl": "/", "kernelId": kid})
+    assert KERNEL_ID.search(f'<script id="jupyter-config-data">{config}</script>').group(1) == kid
