@@ -347,6 +347,8 @@ class Server:
         self.log_path = work / f"voila-{self.port}.log"
         env = dict(os.environ, AID_DB=str(work / "encounters.sqlite3"), PYTHONUNBUFFERED="1")
         env.pop("PYTEST_CURRENT_TEST", None)
+        # A restarted server on the same port appends to the same log: read only what it wrote.
+        self.log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("a", encoding="utf-8") as log:
             self.process = subprocess.Popen(
                 voila_command(self.port, config_dir, notebook),
@@ -359,7 +361,10 @@ class Server:
             )
 
     def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        """What this server wrote to its log."""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_start)
+            return log.read().decode("utf-8", errors="replace")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Ready when the preheated pool is filled (a bounded wait)."""

@@ -36,7 +36,8 @@ def _connection_file(pid: int) -> dict:
 
 
 def test_twenty_simultaneous_sessions_without_port_clash_or_blank_page(dashboard_server):
-    """N=20 visitors at once on the repo's voila.json: every one gets a working page and card."""
+    """N=20 visitors at once on the repo's voila.json: every one gets a working page and card,
+    no kernel start fails on a port, and every kernel stops when its page goes."""
     sessions = asyncio.run(load.run_sessions(dashboard_server.url, 20, timeout=240))
     outcomes = [(s.outcome, s.detail) for s in sessions]
     assert all(s.outcome == "ok" for s in sessions), outcomes
@@ -50,18 +51,10 @@ def test_twenty_simultaneous_sessions_without_port_clash_or_blank_page(dashboard
     live = kernel_pids(dashboard_server.process.pid)
     assert live, "the preheated pool should still hold kernels"
     assert {_connection_file(pid)["transport"] for pid in live} == {"ipc"}
-
-
-def test_closed_sessions_leave_no_kernel(dashboard_server):
-    """After the beacons, only the preheated pool is left (bounded wait, a few seconds)."""
-    sessions = asyncio.run(load.run_sessions(dashboard_server.url, 3, timeout=120))
-    assert [s.outcome for s in sessions] == ["ok"] * 3
+    # No kernel outlives its page: after the beacons only the preheated pool is left.
     ids = {s.kernel_id for s in sessions}
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        alive = [k for k in ids if k in _running_kernel_ids(dashboard_server)]
-        if not alive:
-            break
+    while (alive := ids & _running_kernel_ids(dashboard_server)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not alive, f"kernels outlived their pages: {alive}"
 
