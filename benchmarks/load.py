@@ -335,6 +335,8 @@ def voila_command(port: int, config_dir: Path = ROOT, notebook: Path = NOTEBOOK)
 class Server:
     """A Voila server started like ``make dashboard``; ``stop()`` ends it and its kernels."""
 
+    pool = 1
+
     def __init__(
         self,
         work: Path,
@@ -384,7 +386,7 @@ class Server:
             text = self.log_text()
             last_fill = text.rfind("is filled with")
             last_use = text.rfind("Using pre-heated kernel")
-            if last_fill > last_use and len(kernel_pids(self.process.pid)) <= pool_size():
+            if last_fill > last_use and len(kernel_pids(self.process.pid)) <= self.pool:
                 return
             time.sleep(0.5)
 
@@ -439,11 +441,6 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def pool_size() -> int:
-    config = json.loads((ROOT / "voila.json").read_text())
-    return int(config["VoilaConfiguration"].get("default_pool_size", 1))
-
-
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -481,16 +478,32 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 25, 50])
     parser.add_argument("--rounds", type=int, default=1, help="runs per N (fresh pool each)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per session")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=JSON",
+        help="try a setting on a temporary copy of voila.json, e.g. "
+        "VoilaConfiguration.default_pool_size=25 (repeatable)",
+    )
     args = parser.parse_args()
 
     load = os.getloadavg()
     print(
         f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)"
     )
-    print(f"voila.json pool size: {pool_size()}")
+    config = json.loads((ROOT / "voila.json").read_text())
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        section, _, name = key.partition(".")
+        config.setdefault(section, {})[name] = json.loads(value)
+    pool = int(config["VoilaConfiguration"].get("default_pool_size", 1))
+    print(f"pool size: {pool}; settings changed from voila.json: {args.set or 'none'}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="aid-load-") as tmp:
-        server = Server(Path(tmp))
+        (Path(tmp) / "voila.json").write_text(json.dumps(config))
+        server = Server(Path(tmp), config_dir=Path(tmp))
+        server.pool = pool
         try:
             server.wait_ready()
             for n in args.sessions:
