@@ -1,6 +1,8 @@
 """Load test: N people open the dashboard at once, answer one question and get their card.
 
-Run: ``.venv/bin/python benchmarks/load.py [--sessions 1 10 25 50] [--rounds 1]``
+Run: ``.venv/bin/python benchmarks/load.py [--sessions 1 10 25 50] [--rounds 1]
+[--set VoilaConfiguration.default_pool_size=25]`` (``--set`` tries a setting on a temporary copy
+of ``voila.json``; that is how the pool size and the limit in ``voila.json`` were chosen).
 
 A real Voila server is started on 127.0.0.1 exactly as ``make dashboard`` starts it (the repo's
 ``voila.json``, the ``aid`` template, the encounter log in a temporary file). Each session is a
