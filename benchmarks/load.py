@@ -389,8 +389,15 @@ class Server:
             last_fill = text.rfind("is filled with")
             last_use = text.rfind("Using pre-heated kernel")
             if last_fill > last_use and len(kernel_pids(self.process.pid)) <= self.pool:
-                return
+                break
             time.sleep(0.5)
+        # "Filled" is logged when the kernels have started; they then build the questionnaire.
+        # Wait until the server and its kernels are idle, so every run meets a ready pool.
+        while time.monotonic() < deadline:
+            before = cpu_seconds(self.process.pid)
+            time.sleep(2)
+            if cpu_seconds(self.process.pid) - before < 0.2:
+                return
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -423,6 +430,29 @@ def kernel_pids(server_pid: int) -> list[int]:
         if b"ipykernel" in cmd:
             pids.append(pid)
     return pids
+
+
+def _tree(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        if p not in out:
+            out.append(p)
+            stack += _children(p)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def rss_mb(pid: int) -> float:
@@ -508,6 +538,7 @@ def main() -> None:
         server.pool = pool
         try:
             server.wait_ready()
+            server.wait_pool_refilled(timeout=300)
             for n in args.sessions:
                 for _ in range(args.rounds):
                     server.wait_pool_refilled()
