@@ -337,8 +337,6 @@ def voila_command(port: int, config_dir: Path = ROOT, notebook: Path = NOTEBOOK)
 class Server:
     """A Voila server started like ``make dashboard``; ``stop()`` ends it and its kernels."""
 
-    pool = 1
-
     def __init__(
         self,
         work: Path,
@@ -347,6 +345,8 @@ class Server:
         notebook: Path = NOTEBOOK,
     ) -> None:
         self.port = port or free_port()
+        config = json.loads((config_dir / "voila.json").read_text())
+        self.pool = int(config["VoilaConfiguration"].get("default_pool_size", 1))
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = work / f"voila-{self.port}.log"
         env = dict(os.environ, AID_DB=str(work / "encounters.sqlite3"), PYTHONUNBUFFERED="1")
@@ -535,7 +535,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aid-load-") as tmp:
         (Path(tmp) / "voila.json").write_text(json.dumps(config))
         server = Server(Path(tmp), config_dir=Path(tmp))
-        server.pool = pool
         try:
             server.wait_ready()
             server.wait_pool_refilled(timeout=300)

@@ -36,6 +36,7 @@ def dashboard_server(tmp_path_factory) -> Iterator:
     server = aid_load.Server(tmp_path_factory.mktemp("serving"))
     try:
         server.wait_ready()
+        server.wait_pool_refilled(timeout=240)  # the pool has built its pages: the server is idle
         yield server
     finally:
         server.stop()
