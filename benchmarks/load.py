@@ -185,6 +185,16 @@ class KernelChannel:
                 return found
 
 
+CELL_OUTPUT = re.compile(
+    r'<script type="application/vnd.voila.cell-output\+json">(.*?)</script>', re.S
+)
+
+
+def has_widget_output(html: str) -> bool:
+    """True when a cell's output (not just any text of the page) holds a widget view."""
+    return any(WIDGET_VIEW in output for output in CELL_OUTPUT.findall(html))
+
+
 def _cookies(response: Any) -> dict[str, str]:
     jar = {}
     for line in response.headers.get_list("Set-Cookie"):
@@ -212,7 +222,7 @@ async def run_session(base_url: str, timeout: float = 60.0) -> Session:
         html = response.body.decode("utf-8", "replace")
         config = json.loads(CONFIG_DATA.search(html).group(1))
         result.kernel_id = kernel_id = config["kernelId"]
-        if WIDGET_VIEW not in html:
+        if not has_widget_output(html):
             result.outcome = "blank"
             result.detail = "the cell output holds no widget"
         jar = _cookies(response)
