@@ -86,7 +86,9 @@ def test_limit_says_busy_and_culling_frees_places(tmp_path):
     wait, plainly and with the warning signs; once the idle kernels are culled a visitor gets in,
     and the preheated pool survived the culling."""
     config = json.loads((ROOT / "voila.json").read_text())
-    config["VoilaConfiguration"]["default_pool_size"] = 1
+    # A pool of 2, so that both pages below take a kernel that is ready: a kernel still starting
+    # could be culled by so short a timeout on a busy machine before it runs the questionnaire.
+    config["VoilaConfiguration"]["default_pool_size"] = 2
     config["ClinicIdentityProvider"]["max_sessions"] = 2
     config["MappingKernelManager"].update(cull_idle_timeout=2, cull_interval=1)
     (tmp_path / "voila.json").write_text(json.dumps(config))
