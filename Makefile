@@ -20,7 +20,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[test,ui]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $@ $(VENV)/.installed-runtime
 
-venv: $(VENV)/.installed-test
+# The dashboard's Voila template (voila.json: "template": "aid"), linked where Voila looks for it,
+# so that editing it in share/ takes effect without a reinstall.
+TEMPLATE_LINK := $(VENV)/share/jupyter/voila/templates/aid
+$(TEMPLATE_LINK): | $(BIN)/python
+	mkdir -p $(dir $@)
+	ln -sfn "$(CURDIR)/share/jupyter/voila/templates/aid" $@
+
+venv: $(VENV)/.installed-test $(TEMPLATE_LINK)
 
 # Debian's Chromium for the browser tests (Playwright drives it; no `playwright install`).
 chromium:
@@ -65,7 +72,7 @@ VOILA_ARGS := --Voila.config_file_paths="$(CURDIR)" notebooks/dashboard.ipynb
 # AID_CLINIC_CONFIG; Voila's kernel runs in notebooks/, so the path is passed).
 CLINIC := $(if $(wildcard clinic.toml),AID_CLINIC_CONFIG="$(CURDIR)/clinic.toml",)
 
-dashboard: $(VENV)/.installed-runtime
+dashboard: $(VENV)/.installed-runtime $(TEMPLATE_LINK)
 	$(CLINIC) $(BIN)/voila $(VOILA_ARGS)
 
 # The clinician notebooks are committed with their outputs; nbval re-runs every notebook in
@@ -85,7 +92,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-test chromium lforms postgresql haproxy lint
+test: $(VENV)/.installed-test $(TEMPLATE_LINK) chromium lforms postgresql haproxy lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 
@@ -97,7 +104,7 @@ notebooks: $(VENV)/.installed-test
 		--ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
 
 # Speed and memory figures (printed, never asserted): every script in benchmarks/, one by one.
-bench: $(VENV)/.installed-test chromium
+bench: $(VENV)/.installed-test $(TEMPLATE_LINK) chromium
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lab: $(VENV)/.installed-runtime

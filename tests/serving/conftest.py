@@ -1,0 +1,42 @@
+"""Fixtures for the serving tests: a real Voila server on the repo's voila.json, and the client.
+
+The server and the client are ``benchmarks/load.py``'s (loaded here as the module ``aid_load``),
+so the tests and the load test speak the page's protocol the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_benchmark():
+    if "aid_load" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("aid_load", ROOT / "benchmarks" / "load.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["aid_load"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["aid_load"]
+
+
+_load_benchmark()
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(tmp_path_factory) -> Iterator:
+    """One Voila server per module, on the repo's own voila.json (like ``make dashboard``)."""
+    import aid_load
+
+    server = aid_load.Server(tmp_path_factory.mktemp("serving"))
+    try:
+        server.wait_ready()
+        server.wait_pool_refilled(timeout=240)  # the pool has built its pages: the server is idle
+        yield server
+    finally:
+        server.stop()
