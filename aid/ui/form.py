@@ -144,8 +144,6 @@ def parse_answers(kb: Knowledge, raw: Mapping[str, Any]) -> tuple[dict[str, Any]
             continue
         if question.kind == "scale" and isinstance(value, str):
             value = int(value) if value.isdigit() else value
-        if question.kind == "multi" and isinstance(value, list):
-            value = tuple(value)
         try:
             validate_answer(question, value)
         except AnswerError as exc:
