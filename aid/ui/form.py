@@ -112,7 +112,7 @@ def _number(question: Question, raw: Any) -> tuple[float | None, str]:
         except ValueError:
             return None, f"That is not a number. Please enter {allowed_text(question)}."
     if not math.isfinite(number):
-        return None, f"Please enter {allowed_text(question)}."
+        return None, f"That is out of range. Please enter {allowed_text(question)}."
     try:
         return float(validate_answer(question, number * factor)), ""  # type: ignore[arg-type]
     except AnswerError:
