@@ -88,7 +88,6 @@ function render({ model, el }) {
 
   function numberField(q, legendId) {
     const inputId = `${p}-${q.id}-input`;
-    const range = `${q.min} to ${q.max}`;
     const input = h("input", {
       type: "text", id: inputId, inputmode: "decimal", autocomplete: "off",
       class: "aid-number", "aria-labelledby": legendId,
@@ -110,43 +109,49 @@ function render({ model, el }) {
     input.addEventListener("change", send);
     input.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); send(); } });
     if (unit) unit.addEventListener("change", () => { if (input.value.trim()) send(); });
-    input.setAttribute("placeholder", q.units.length ? "" : range);
     return { row, input, unit };
   }
 
   function questionBlock(q) {
-    const legendId = `${p}-${q.id}-legend`;
+    // Choices: a fieldset named by its legend. A number: a group named by a visible <label>.
+    const promptId = `${p}-${q.id}-legend`;
     const helpId = `${p}-${q.id}-help`;
     const errorId = `${p}-${q.id}-error`;
-    const legend = h("legend", { id: legendId, class: "aid-prompt" }, q.prompt,
+    const describedBy = [q.help ? helpId : "", errorId].filter(Boolean).join(" ");
+    const isNumber = q.kind === "number";
+    const prompt = h(isNumber ? "label" : "legend", {
+      id: promptId, class: "aid-prompt", for: isNumber ? `${p}-${q.id}-input` : null,
+    }, q.prompt,
       q.required ? h("span", { class: "aid-required", "aria-hidden": "true", text: " *" }) : null,
       q.required ? h("span", { class: "aid-visually-hidden", text: " (required)" }) : null);
-    const fieldset = h("fieldset", {
-      class: `aid-q aid-q-${q.id}`, "data-question": q.id,
-      "aria-describedby": [q.help ? helpId : "", errorId].filter(Boolean).join(" "),
-    }, legend);
-    if (q.help) fieldset.append(h("p", { id: helpId, class: "aid-help", text: q.help }));
-    const field = { fieldset, kind: q.kind };
-    if (q.kind === "number") {
-      const { row, input, unit } = numberField(q, legendId);
-      fieldset.append(row);
+    const block = isNumber
+      ? h("div", { class: `aid-q aid-q-number`, role: "group", "aria-labelledby": promptId,
+        "data-question": q.id }, prompt)
+      : h("fieldset", { class: `aid-q aid-q-${q.kind}`, "data-question": q.id,
+        "aria-describedby": describedBy }, prompt);
+    if (q.help) block.append(h("p", { id: helpId, class: "aid-help", text: q.help }));
+    const field = { fieldset: block, kind: q.kind };
+    if (isNumber) {
+      const { row, input, unit } = numberField(q, promptId);
+      input.removeAttribute("aria-labelledby"); // its <label for> names it
+      input.setAttribute("aria-describedby", describedBy);
+      block.append(row);
       Object.assign(field, { input, unit, inputs: [input] });
-      input.setAttribute("aria-describedby", [q.help ? helpId : "", errorId].filter(Boolean).join(" "));
     } else {
       const type = q.kind === "multi" ? "checkbox" : "radio";
-      const { group, inputs } = choiceGroup(q, legendId, type);
+      const { group, inputs } = choiceGroup(q, promptId, type);
       if (type === "radio") {
         group.setAttribute("role", "radiogroup");
-        group.setAttribute("aria-labelledby", legendId);
+        group.setAttribute("aria-labelledby", promptId);
         if (q.required) group.setAttribute("aria-required", "true");
       }
-      fieldset.append(group);
+      block.append(group);
       field.inputs = inputs;
     }
     field.error = h("p", { id: errorId, class: "aid-error", "aria-live": "polite" });
-    fieldset.append(field.error);
+    block.append(field.error);
     fields[q.id] = field;
-    return fieldset;
+    return block;
   }
 
   // ---------------------------------------------------------------- the page
@@ -219,7 +224,7 @@ function render({ model, el }) {
     h("div", { class: "aid-again-row" }, again, confirmBox));
 
   const card = h("div", { class: "aid-card-area" });
-  const result = h("section", { class: "aid-result", id: `${p}-result`, tabindex: "0",
+  const result = h("section", { class: "aid-result", id: `${p}-result`, tabindex: "-1",
     "aria-labelledby": `${p}-result-h` }, h("h2", { id: `${p}-result-h`, text: "Your result" }), card);
 
   const barText = h("div", { class: "aid-bar-text" });
@@ -298,13 +303,27 @@ function render({ model, el }) {
     }
   }
 
-  // The bar is fixed at the bottom of the screen: pad the page by its height, and scroll the
-  // focused control up when the bar would cover it (it must never hide the question answered).
+  // The bar is fixed at the bottom of the screen. Inside Voila the page scrolls in a panel with
+  // `contain: strict`, which makes "fixed" scroll with the panel: pin() moves the bar back to the
+  // bottom of the window (a no-op on a plain page). Only the bar itself is moved.
+  let offset = 0;
+  function pin() {
+    const gap = window.innerHeight - bar.getBoundingClientRect().bottom;
+    if (Math.abs(gap) > 0.5) {
+      offset += gap;
+      bar.style.transform = offset ? `translateY(${offset}px)` : "";
+    }
+  }
+
+  // Pad the page by the bar's height, and scroll the focused control up when the bar would
+  // cover it (it must never hide the question being answered).
   function keepClear() {
+    pin();
     main.style.paddingBottom = `${bar.offsetHeight + 16}px`;
     const focused = document.activeElement;
     if (!focused || !main.contains(focused) || bar.contains(focused)) return;
-    const target = focused.closest("fieldset") ? focused.closest("fieldset").querySelector("legend") : focused;
+    const block = focused.closest("[data-question]");
+    const target = block ? block.querySelector(".aid-prompt") : focused;
     const barTop = bar.getBoundingClientRect().top;
     const rects = [focused.getBoundingClientRect(), target.getBoundingClientRect()];
     const bottom = Math.max(...rects.map((r) => r.bottom));
@@ -312,6 +331,7 @@ function render({ model, el }) {
       const top = Math.min(...rects.map((r) => r.top));
       const by = Math.min(bottom - barTop + 16, Math.max(0, top - 8));
       scroller(main).scrollBy({ top: by });
+      pin();
     }
   }
 
@@ -347,6 +367,9 @@ function render({ model, el }) {
   };
   for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
   main.addEventListener("focusin", () => requestAnimationFrame(keepClear));
+  const onScroll = () => pin();
+  document.addEventListener("scroll", onScroll, { capture: true, passive: true });
+  window.addEventListener("resize", onScroll, { passive: true });
   const resize = new ResizeObserver(() => keepClear());
   resize.observe(bar);
 
@@ -355,6 +378,8 @@ function render({ model, el }) {
   return () => {
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
     resize.disconnect();
+    document.removeEventListener("scroll", onScroll, { capture: true });
+    window.removeEventListener("resize", onScroll);
   };
 }
 

@@ -31,12 +31,12 @@ STEPS = steps(KB)
 STEP_OF = {qid: i for i, step in enumerate(STEPS) for qid in step["questions"]}
 #: How long "at once" may take: one round trip to the kernel plus rendering, with margin for CI.
 AT_ONCE_MS = 3_000
-FIRST_QUESTION = "fieldset[data-question=location] input[type=checkbox]"  # as in conftest.py
+FIRST_QUESTION = "[data-question=location] input[type=checkbox]"  # as in conftest.py
 XSS = '<img src=x onerror="window.__aidXss=1"><script>window.__aidXss=2</script>'
 
 
 def question(page, qid: str):
-    return page.locator(f"fieldset[data-question={qid}]")
+    return page.locator(f"[data-question={qid}]")
 
 
 def go_to_step(page, index: int) -> None:
@@ -245,7 +245,11 @@ def test_a_failing_encounter_log_is_logged_on_the_server_not_shown(page, voila):
 
 
 def test_the_page_holds_no_notebook_source(page, voila):
-    source = "".join(json.loads(NOTEBOOK.read_text())["cells"][1]["source"])
+    source = "".join(
+        next(c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code")[
+            "source"
+        ]
+    )
     assert "Dashboard()" in source
     assert source not in page.content()
     with urllib.request.urlopen(voila.url) as response:
@@ -333,7 +337,7 @@ def test_execute_request_over_the_kernel_websocket_does_not_run_code(browser, vo
 
 def test_no_traceback_or_server_detail_reaches_the_page(page):
     """Malformed input in every field; the page shows calm text, never a Python error."""
-    fields = page.locator("fieldset:visible:has(input.aid-number)")
+    fields = page.locator(".aid-q:visible:has(input.aid-number)")
     assert fields.count() >= 2
     for field in fields.locator("input.aid-number").all():
         field.fill("1e999")
