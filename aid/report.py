@@ -29,6 +29,15 @@ DISCLAIMER = (
     "are worried, call emergency services or go to the emergency department."
 )
 
+#: (background, text) colour per level: the charts use them; the card and the summary use the
+#: same colours from ``templates/aid.css``.
+URGENCY_COLOURS = {
+    Urgency.EMERGENCY: ("#b00020", "#ffffff"),
+    Urgency.URGENT: ("#b33c00", "#ffffff"),
+    Urgency.SOON: ("#f9a825", "#1a1a1a"),
+    Urgency.SELFCARE: ("#2e7d32", "#ffffff"),
+}
+
 #: Plain-words emergency warning signs (paraphrasing the emergency rows of red_flags.csv), fixed
 #: text so that they can still be shown when the tables fail to load (the dashboard's fail-safe)
 #: and when there is not enough information for advice. ``tests/ui/test_ui.py`` checks that every

@@ -44,6 +44,10 @@ SAVES_LOG = (
     "this clinic's encounter log. It saves no name or contact details. Then you can download "
     "or print a summary for your doctor."
 )
+PLAIN_TEXT = (
+    "Back Cramp Aid questionnaire (an interactive page: open this notebook in Jupyter and run "
+    "it to answer the questions)"
+)
 SAVES_NOTHING = (
     "Finish gives you a summary to download or print for your doctor. Nothing is saved on "
     "this computer."
@@ -95,8 +99,13 @@ class Dashboard:
             self.on_error(exc)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """Display as the widget (the served notebook's one cell ends with ``Dashboard()``)."""
-        return self.widget._repr_mimebundle_(**kwargs)
+        """Display as the widget (the served notebook's one cell ends with ``Dashboard()``); where
+        widgets cannot show (a stored notebook, a terminal), one plain sentence, not a repr."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        if data is not None:
+            data = {**data, "text/plain": PLAIN_TEXT}
+        return data, metadata
 
     # ------------------------------------------------------------------ test API
 
