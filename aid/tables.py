@@ -112,9 +112,13 @@ class Wrapped:
         self.width = width
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
-        styler = self.frame.style.set_properties(
-            **{"white-space": "normal", "text-align": "left", "max-width": self.width}
-        ).set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+        styler = (
+            self.frame.style.set_uuid("aid-wrapped")
+            .set_properties(  # no random ids
+                **{"white-space": "normal", "text-align": "left", "max-width": self.width}
+            )
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+        )
         return {"text/html": styler.to_html(), "text/plain": repr(self.frame)}
 
 
