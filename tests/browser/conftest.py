@@ -166,7 +166,7 @@ def page(browser, voila, request):
     page.dialogs = dialogs  # type: ignore[attr-defined]
     log_start = len(voila.log_text())
     page.goto(voila.url, timeout=60_000)  # a loaded 2-core machine can take a while
-    page.wait_for_selector(FIRST_QUESTION, state="visible", timeout=60_000)
+    page.wait_for_selector(FIRST_QUESTION, state="visible", timeout=90_000)
     try:
         yield page
         # A fail-safe that fired unnoticed is a failure too: the server log must stay clean.
