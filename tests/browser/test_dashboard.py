@@ -194,18 +194,21 @@ def test_download_holds_the_summary_and_the_encounter_is_logged(page, voila):
     record = page.locator(".aid-finish-message").inner_text()
     assert f"Saved as record {int(stored['id'])}." in record, record
 
-    # the summary itself, opened in the browser: local time by its script, a Print button
-    summary_page = page.context.new_page()
+    # the summary itself, opened in a browser in Tokyo: local time by its script, a Print button
+    utc_text = re.search(r'<time class="aid-when"[^>]*>([^<]+)</time>', summary).group(1)
+    tokyo = page.context.browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
+    summary_page = tokyo.new_page()
     summary_page.goto((ARTIFACTS / "summary.html").as_uri())
     shown = summary_page.locator("time.aid-when").inner_text()
-    assert "UTC" not in shown or "GMT" in shown or shown.endswith("UTC")  # the browser's zone
-    assert re.search(r"\d", shown)
+    assert shown != utc_text and "UTC" not in shown, (shown, utc_text)
+    utc_hour = int(re.search(r" (\d\d):\d\d UTC", utc_text).group(1))
+    assert f"{(utc_hour + 9) % 24:02d}:" in shown, (shown, utc_text)  # Tokyo is UTC+9
     assert summary_page.get_by_role("button", name="Print this summary").is_visible()
     assert summary_page.get_by_text("Name (write by hand)").is_visible()
     summary_page.set_viewport_size({"width": 390, "height": 844})
     assert summary_page.evaluate("document.documentElement.scrollWidth") <= 390
     summary_page.screenshot(path=str(ARTIFACTS / "summary-phone.png"), full_page=True)
-    summary_page.close()
+    tokyo.close()
 
 
 @pytest.mark.expects_server_error
