@@ -6,17 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: dashboard test lint lab bench notebooks chromium lforms postgresql haproxy venv clean
+.PHONY: dashboard test lint lab bench notebooks chromium lforms postgresql haproxy axe venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Stamps record that the installed packages match pyproject.toml.
 $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
+	@echo "Installing the dashboard's Python packages into $(VENV) (about a minute the first time)..."
 	$(PIP) -e '.[ui]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	@echo "Installing the Python packages and test tools into $(VENV) (a few minutes the first time)..."
 	$(PIP) -e '.[test,ui]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	touch $@ $(VENV)/.installed-runtime
 
@@ -63,6 +65,18 @@ haproxy:
 		echo "Installing Debian's haproxy for the several-servers test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
 
+# axe-core (npm, pinned by package-lock.json) for the accessibility browser tests; Debian's nodejs
+# and npm when missing. Installed once; the tests then need no network.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Debian's nodejs and npm for axe-core"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+axe: $(AXE)
+
 # Settings (127.0.0.1:8866, sources stripped, tracebacks hidden, preheated kernel, no files served,
 # a Content-Security-Policy so the page loads nothing from other sites) live in voila.json;
 # config_file_paths names it so no user-level Voila config can change them.
@@ -73,6 +87,7 @@ VOILA_ARGS := --Voila.config_file_paths="$(CURDIR)" notebooks/dashboard.ipynb
 CLINIC := $(if $(wildcard clinic.toml),AID_CLINIC_CONFIG="$(CURDIR)/clinic.toml",)
 
 dashboard: $(VENV)/.installed-runtime $(TEMPLATE_LINK)
+	@echo "Starting the dashboard at http://127.0.0.1:8866 (Ctrl-C stops it)"
 	$(CLINIC) $(BIN)/voila $(VOILA_ARGS)
 
 # The clinician notebooks are committed with their outputs; nbval re-runs every notebook in
@@ -92,7 +107,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-test $(TEMPLATE_LINK) chromium lforms postgresql haproxy lint
+test: $(VENV)/.installed-test $(TEMPLATE_LINK) chromium $(AXE) lforms postgresql haproxy lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 
@@ -107,8 +122,10 @@ notebooks: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test $(TEMPLATE_LINK) chromium
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# Jupyter refuses to run as root without --allow-root: pass it only when we are root.
 lab: $(VENV)/.installed-runtime
-	$(CLINIC) $(BIN)/jupyter lab notebooks/
+	@if [ "$$(id -u)" = 0 ]; then echo "Running as root: starting JupyterLab with --allow-root"; fi
+	$(CLINIC) $(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis $(LFORMS_DIR)/node_modules

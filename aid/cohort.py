@@ -411,16 +411,40 @@ def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top
     mix = urgency_counts(triaged)["rows"]
     not_a_level = {ERROR: "#555555", INCOMPLETE: "#9e9e9e"}
     colours = [not_a_level.get(u) or URGENCY_COLOURS[Urgency(u)][0] for u in mix.index]
-    axes[0, 0].bar(mix.index, mix.to_numpy(), color=colours)
+    # Chart labels in words, not ids (the tables below the chart keep the ids).
+    words = {ERROR: "could not be triaged", INCOMPLETE: "not enough information"}
+    words |= {u.value: u.label for u in Urgency}
+    axes[0, 0].bar([words.get(u, u) for u in mix.index], mix.to_numpy(), color=colours)
+    axes[0, 0].tick_params(axis="x", labelrotation=20)
     axes[0, 0].set_title("Urgency mix (rows)")
+
+    def short(text: str, limit: int = 48) -> str:
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    rules = {r.id: r for r in kb.red_flags}
     panels = [
-        (axes[0, 1], cause_counts(triaged, kb)["rows"], "Top possible cause (rows)"),
-        (axes[1, 0], red_flag_counts(triaged, kb)["rows"], "Red flags fired (rows)"),
-        (axes[1, 1], unanswered_counts(triaged), "Red-flag questions unanswered (rows)"),
+        (
+            axes[0, 1],
+            cause_counts(triaged, kb)["rows"],
+            "Top possible cause (rows)",
+            lambda c: kb.causes[c].name,
+        ),
+        (
+            axes[1, 0],
+            red_flag_counts(triaged, kb)["rows"],
+            "Red flags fired (rows)",
+            lambda r: short(rules[r].reason),
+        ),
+        (
+            axes[1, 1],
+            unanswered_counts(triaged),
+            "Red-flag questions unanswered (rows)",
+            lambda q: short(kb.questions[q].prompt) if q in kb.questions else str(q),
+        ),
     ]
-    for ax, counts, title in panels:
+    for ax, counts, title, label in panels:
         shown = counts.head(top)[::-1]
-        ax.barh([str(i) for i in shown.index], shown.to_numpy(), color="#37474f")
+        ax.barh([label(i) for i in shown.index], shown.to_numpy(), color="#37474f")
         ax.set_title(title)
     plt.close(fig)  # shown once, as the cell's value; not again by the inline backend
     return fig

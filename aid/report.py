@@ -1,19 +1,26 @@
 """Render a :class:`~aid.result.Result` for people: Markdown for the terminal, HTML for a doctor.
 
-The HTML is self-contained (inline CSS, no scripts, no external links) and printable, so a patient
-can download it and show it to a doctor. Every piece of text that came from a person or a table is
-escaped: a free-text answer can never become markup.
+The HTML comes from Jinja2 templates in ``aid/templates`` with autoescaping on, so every piece of
+text that came from a person or a table is escaped: a free-text answer can never become markup.
+The card (dashboard) and the summary (download) share one stylesheet, ``aid.css``. The summary is
+self-contained (inline CSS, one small script for local time, no external links) and printable.
+Patients see no rule ids or source codes on the card; the summary keeps them, with a source
+legend, for the doctor. The dashboard's fail-safe message is a plain string elsewhere
+(``aid.ui.failsafe``) so that it shows even when templates fail.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Iterable
-from html import escape
+from importlib import resources
+from typing import Any
+
+import jinja2
 
 from .knowledge import Knowledge, load_knowledge
-from .result import INCOMPLETE_LABEL, AdviceItem, Result
-from .services import Service
+from .result import INCOMPLETE_LABEL, Result
 from .urgency import Urgency
 
 DISCLAIMER = (
@@ -22,9 +29,11 @@ DISCLAIMER = (
     "are worried, call emergency services or go to the emergency department."
 )
 
+#: (background, text) colour per level: the charts use them; the card and the summary use the
+#: same colours from ``templates/aid.css``.
 URGENCY_COLOURS = {
     Urgency.EMERGENCY: ("#b00020", "#ffffff"),
-    Urgency.URGENT: ("#e65100", "#ffffff"),
+    Urgency.URGENT: ("#b33c00", "#ffffff"),
     Urgency.SOON: ("#f9a825", "#1a1a1a"),
     Urgency.SELFCARE: ("#2e7d32", "#ffffff"),
 }
@@ -136,90 +145,102 @@ def _ignored_lines(result: Result) -> list[str]:
     return out + [""]
 
 
-def _advice_list(items: Iterable[AdviceItem]) -> str:
-    return "".join(
-        f"<li>{escape(a.text)} <span class='src'>[{escape(_sources(a.source))}]</span></li>"
-        for a in items
+#: Shown on the card; everything else goes under "More about this" (the summary shows all).
+CARD_ADVICE_KINDS = ("selfcare", "caution")
+#: Folded under "More about this" on the card.
+MORE_ADVICE_KINDS = ("treatment", "prevention", "tests")
+#: At most this many items of one kind on the card (the summary lists them all).
+CARD_ITEMS = 5
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """Templates live in the package (``aid/templates``); autoescape is on for every file."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("aid", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
     )
 
 
-def service_html(service: Service, css_class: str = "aid-service") -> str:
-    """Where to go, as one escaped paragraph: the card, the summary and the emergency alert."""
-    phone = f" <span class='phone'>Phone: {escape(service.phone)}</span>" if service.phone else ""
-    return (
-        f"<p class='{css_class}' style='margin:6px 0'><b>{escape(service.name)}</b>: "
-        f"{escape(service.instruction)}{phone}</p>"
-    )
+def stylesheet() -> str:
+    """The one stylesheet shared by the card and the summary."""
+    return (resources.files("aid") / "templates" / "aid.css").read_text(encoding="utf-8")
 
 
-def card_sections(result: Result) -> list[tuple[str, str, str]]:
-    """(css id, heading, inner HTML) of the result card, most important first.
+def _label(result: Result) -> str:
+    return INCOMPLETE_LABEL if result.incomplete else result.urgency.label
 
-    Shared by the dashboard's card and the downloadable summary so both say the same.
+
+def _reasons(result: Result, only: Urgency | None = None) -> list[dict[str, Any]]:
+    """Reasons with the answers the person actually gave (a qualifier left unanswered is not
+    quoted back as "You said: ... not answered")."""
+    return [
+        {
+            "reason": r.reason,
+            "rule_id": r.rule_id,
+            "source": r.source,
+            "clinician_note": r.clinician_note,
+            "said": [a for a in r.answers if a.question in result.answers],
+        }
+        for r in result.reasons
+        if only is None or r.urgency == only
+    ]
+
+
+def _sections(result: Result, kinds: Iterable[str], limit: int | None = None) -> list[dict]:
+    headings = dict(ADVICE_HEADINGS)
+    out = []
+    for kind in kinds:
+        items = result.advice_of(kind)
+        if items:
+            out.append({"kind": kind, "heading": headings[kind], "items": items[:limit]})
+    return out
+
+
+def no_drive(result: Result) -> bool:
+    """True where the service or a caution row says "do not drive yourself" (the tables say it,
+    the bar repeats it)."""
+    texts = [result.service.instruction] + [a.text for a in result.advice_of("caution")]
+    return any("do not drive" in t.lower() for t in texts)
+
+
+def card_html(result: Result, kb: Knowledge | None = None, notes: str = "") -> str:
+    """The dashboard's result card: action and where to go, why, what to do, what could change it.
+
+    An emergency card holds only what matters now (where to go, "you can stop here", why);
+    causes, self-care, treatments, prevention and tests wait for the summary.
     """
-    sections: list[tuple[str, str, str]] = [("where", "Where to go", service_html(result.service))]
-    if result.reasons:
-        items = []
-        for r in result.reasons:
-            said = "; ".join(f"{escape(a.prompt)} <b>{escape(a.answer)}</b>" for a in r.answers)
-            items.append(
-                f"<li>{escape(r.reason)}<br><small>You said: {said} "
-                f"<span class='src'>[{escape(r.rule_id)}; {escape(_sources(r.source))}]</span></small></li>"
-            )
-        sections.append(("why", "Why", f"<ul>{''.join(items)}</ul>"))
-    if result.causes:
-        items = []
-        for c in result.causes:
-            ev = "".join(
-                f"<li>{escape(e.explanation)} <span class='src'>[{escape(_sources(e.source))}]</span></li>"
-                for e in c.evidence
-            )
-            items.append(
-                f"<li><b>{escape(c.lay_name)}</b> ({escape(c.name)}): {escape(c.summary)}<ul>{ev}</ul></li>"
-            )
-        sections.append(
-            (
-                "causes",
-                "Possible contributing causes (not a diagnosis)",
-                "<p>These may be playing a part. Only a clinician can tell what is causing your pain.</p>"
-                f"<ul>{''.join(items)}</ul>",
-            )
+    kb = kb or load_knowledge()
+    emergency = result.urgency is Urgency.EMERGENCY
+    if emergency:
+        advice: list[dict] = []
+        more: list[dict] = []
+    else:
+        advice = _sections(result, CARD_ADVICE_KINDS, CARD_ITEMS)
+        advice.append(
+            {"kind": "safety-net", "heading": "When to get help", "items": result.safety_net}
         )
-    for kind, heading in ADVICE_HEADINGS:
-        advice = result.advice_of(kind)
-        if advice:
-            sections.append((f"advice-{kind}", heading, f"<ul>{_advice_list(advice)}</ul>"))
-    if result.withheld:
-        withheld = "".join(
-            f"<li>{escape(w.text)}<br><small>Not for you because: {escape(w.why)}</small></li>"
-            for w in result.withheld
-        )
-        sections.append(("withheld", "Advice held back for you", f"<ul>{withheld}</ul>"))
-    sections.append(
-        ("safety-net", "When to get help", f"<ul>{_advice_list(result.safety_net)}</ul>")
-    )
-    if result.unanswered:
-        questions = "".join(
-            f"<li>{escape(u.prompt)} <small>(could mean: {escape(u.could_raise_to.label)})</small></li>"
-            for u in result.unanswered
-        )
-        sections.append(
-            (
-                "unanswered",
-                "Questions not answered that could change this advice",
-                f"<ul>{questions}</ul>",
-            )
-        )
-    return sections
-
-
-def banner_html(urgency: Urgency) -> str:
-    background, colour = URGENCY_COLOURS[urgency]
+        more = _sections(result, MORE_ADVICE_KINDS)
     return (
-        f"<div class='banner banner-{urgency.value}' role='alert' "
-        f"style='background:{background};color:{colour};padding:12px 16px;border-radius:6px'>"
-        f"<div style='font-size:1.3em;font-weight:bold'>{escape(urgency.label)}</div>"
-        f"<div style='font-size:1.1em'>{escape(urgency.action)}</div></div>"
+        _environment()
+        .get_template("card.html.j2")
+        .render(
+            result=result,
+            label=_label(result),
+            emergency=emergency,
+            reasons=_reasons(result, Urgency.EMERGENCY if emergency else None),
+            advice=advice,
+            more=more,
+            show_more=not emergency and bool(more or result.causes or result.withheld),
+            missing=[kb.questions[q].prompt for q in result.unanswered_required],
+            unanswered=[]
+            if (emergency or result.incomplete)
+            else [u.prompt for u in result.unanswered],
+            notes=notes,
+            disclaimer=DISCLAIMER,
+        )
     )
 
 
@@ -228,37 +249,32 @@ def to_html(
 ) -> str:
     """A self-contained, printable HTML summary to take to a doctor.
 
-    ``notes`` is the person's free text for the doctor (not a triage input); it is escaped.
+    ``notes`` is the person's free text for the doctor (not a triage input); like every other
+    text it is escaped by the template. The time is stored as UTC and shown in the reader's own
+    time zone by a small script (UTC stays when scripts are off).
     """
     kb = kb or load_knowledge()
-    when = when or _dt.datetime.now(_dt.UTC)
-    answers = "".join(
-        f"<tr><td>{escape(prompt)}</td><td>{escape(answer)}</td></tr>"
-        for prompt, answer in answer_lines(result, kb)
+    when = (when or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
+    cited = {s for r in result.reasons for s in r.source}
+    cited |= {s for c in result.causes for e in c.evidence for s in e.source}
+    cited |= {s for a in (*result.advice, *result.safety_net) for s in a.source}
+    cited |= {s for w in result.withheld for s in w.source}
+    return (
+        _environment()
+        .get_template("summary.html.j2")
+        .render(
+            result=result,
+            level="incomplete" if result.incomplete else result.urgency.value,
+            label=_label(result),
+            reasons=_reasons(result),
+            advice=_sections(result, [kind for kind, _ in ADVICE_HEADINGS]),
+            missing=[kb.questions[q].prompt for q in result.unanswered_required],
+            answers=answer_lines(result, kb),
+            sources=[src for sid, src in kb.sources.items() if sid in cited],
+            notes=notes,
+            when_iso=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            when_utc=when.strftime("%Y-%m-%d %H:%M UTC"),
+            css=stylesheet(),
+            disclaimer=DISCLAIMER,
+        )
     )
-    body = "".join(
-        f"<section id='{sid}'><h2>{escape(heading)}</h2>{inner}</section>"
-        for sid, heading, inner in card_sections(result)
-    )
-    notes_html = (
-        '<section id="notes"><h2>Notes from the person for the doctor</h2>'
-        f'<p style="white-space:pre-wrap">{escape(notes)}</p></section>\n'
-        if notes.strip()
-        else ""
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Back Cramp Aid summary</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:48em;margin:1em auto;padding:0 1em;color:#1a1a1a}}
-table{{border-collapse:collapse;width:100%}}td{{border:1px solid #ccc;padding:4px 6px;vertical-align:top}}
-.src{{color:#666;font-size:.85em}}@media print{{.banner{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}
-</style></head><body>
-<h1>Back Cramp Aid: summary for your doctor</h1>
-<p>Date: {escape(when.strftime("%Y-%m-%d %H:%M UTC"))} &middot; Knowledge base version {escape(result.kb_version)}</p>
-{banner_html(result.urgency)}
-{body}
-<section id="answers"><h2>Answers given</h2><table>{answers}</table></section>
-{notes_html}<p><small>{escape(DISCLAIMER)}</small></p>
-</body></html>
-"""

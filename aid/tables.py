@@ -103,6 +103,40 @@ def sources_table(kb: Knowledge | None = None) -> pd.DataFrame:
     ).set_index("id")
 
 
+class Wrapped:
+    """A long-text table that wraps in JupyterLab (left-aligned, bounded column widths) and
+    keeps the plain DataFrame text for nbval to compare."""
+
+    def __init__(self, frame: pd.DataFrame, width: str = "26em"):
+        self.frame = frame
+        self.width = width
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        styler = (
+            self.frame.style.set_uuid("aid-wrapped")
+            .set_properties(  # no random ids
+                **{"white-space": "normal", "text-align": "left", "max-width": self.width}
+            )
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+        )
+        return {"text/html": styler.to_html(), "text/plain": repr(self.frame)}
+
+
+def wrapped(frame: pd.DataFrame, width: str = "26em") -> Wrapped:
+    """Show a table of long texts so that it can be read in JupyterLab (see :class:`Wrapped`)."""
+    return Wrapped(frame, width)
+
+
+class MarkdownText:
+    """Markdown rendered in the notebook, with the same text as plain text for nbval."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        return {"text/markdown": self.text, "text/plain": self.text}
+
+
 def red_flag_table(kb: Knowledge | None = None) -> pd.DataFrame:
     """``red_flags.csv`` by urgency (emergency first), table order within a level."""
     kb = kb or load_knowledge()
@@ -469,10 +503,16 @@ def plot_confusion(matrix: pd.DataFrame) -> Any:
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5), constrained_layout=True)
     image = ax.imshow(matrix.to_numpy(), cmap="Blues")
-    ax.set_xticks(range(len(matrix.columns)), list(matrix.columns))
-    ax.set_yticks(range(len(matrix.index)), list(matrix.index))
-    ax.set_xlabel("engine urgency")
-    ax.set_ylabel("gold urgency")
+    words = {u.value: u.label for u in LEVELS}  # "See a doctor today", not "urgent"
+    ax.set_xticks(
+        range(len(matrix.columns)),
+        [words.get(c, c) for c in matrix.columns],
+        rotation=30,
+        ha="right",
+    )
+    ax.set_yticks(range(len(matrix.index)), [words.get(i, i) for i in matrix.index])
+    ax.set_xlabel("What the aid said")
+    ax.set_ylabel("What the clinician said (gold)")
     peak = matrix.to_numpy().max() or 1
     for i in range(len(matrix.index)):
         for j in range(len(matrix.columns)):

@@ -23,8 +23,13 @@ Cold loads use a new browser context each (empty cache); warm loads reuse one co
 discarded warm-up load. Between Voila loads the script waits until the server has refilled its
 preheated kernel pool, so every load meets the steady state a clinic's second visitor meets.
 
+Per new visitor, in a real kernel started by jupyter_client (the way Voila's pool starts one),
+``--kernels`` times: the number of widget models the served notebook creates (each one is created
+in the kernel, sent and rendered by the page) and the kernel's CPU time (user + system, from
+/proc) to start and run the notebook.
+
 Targets (issue 3): warm time to usable within 1.2x Voila's own preheated minimum for the trivial
-notebook; answer to card within 30 ms of the static page.
+notebook; answer to card within 30 ms of the static page. Issue 11: at most 20 widget models.
 """
 
 from __future__ import annotations
@@ -62,7 +67,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-FIRST = ".aid-input-location input[type=checkbox]"
+#: The first question's first checkbox, per page (the dashboard draws its own HTML).
+FIRST_OF = {
+    "static": ".aid-input-location input[type=checkbox]",
+    "voila-trivial": ".aid-input-location input[type=checkbox]",
+    "dashboard": "[data-question=location] input[type=checkbox]",
+}
 #: Seconds to wait after Voila reports its pool filled (the notebook runs on for about a second).
 SETTLE = 3.0
 #: Milliseconds of quiet before the timed answer (earlier answers' messages are all handled).
@@ -142,7 +152,7 @@ def static_page() -> str:
     same DOM work and the difference in "answer to card" is what the server round trip costs.
     """
     from aid import triage
-    from aid.ui.card import card_html
+    from aid.report import card_html
 
     kb = load_knowledge()
     card = json.dumps(card_html(triage(ANSWERS, kb), kb))
@@ -289,27 +299,81 @@ class VoilaServer(Server):
 
 def prepare_answers(page, name: str) -> tuple[str, str]:
     """Answer all but the last required question; return (last answer selector, card-done selector)."""
+    first = FIRST_OF[name]
     if name == "voila-trivial":
-        return (FIRST, ".aid-card-area .banner-selfcare")
-    page.locator(FIRST).first.click()
+        return (first, ".aid-card-area .banner-selfcare")
+    page.locator(first).first.click()
     for qid, value in (
-        ("duration-days", str(ANSWERS["duration_days"])),
+        ("duration_days", str(ANSWERS["duration_days"])),
         ("age", str(ANSWERS["age"])),
     ):
-        field = page.locator(f".aid-input-{qid} input")
+        field = page.locator(
+            f"[data-question={qid}] input.aid-number"
+            if name == "dashboard"
+            else f".aid-input-{qid.replace('_', '-')} input"
+        )
         field.fill(value)
         field.press("Tab")
     if name == "dashboard":  # wait until the kernel has taken the typed answers
         page.locator(".aid-card-area").get_by_text("How old are you?").wait_for(state="detached")
+        return (
+            f"[data-question=severity] input[value='{ANSWERS['severity']}']",
+            ".aid-card-area .banner-selfcare",
+        )
     nth = ANSWERS["severity"] + 1  # the scale's buttons are 0..10
     return (f".aid-input-severity button:nth-child({nth})", ".aid-card-area .banner-selfcare")
+
+
+#: Run in the kernel after the notebook: how many widget models it holds.
+COUNT_MODELS = (
+    "from ipywidgets.widgets.widget import _instances as __aid_models\n"
+    "print('AID-MODELS', len(__aid_models))"
+)
+
+
+def kernel_cost(notebook: Path, runs: int) -> tuple[list[int], list[float]]:
+    """(widget models, kernel CPU seconds) per new visitor: a fresh kernel runs the notebook."""
+    from jupyter_client.manager import KernelManager
+
+    code = "\n".join(
+        "".join(cell["source"])
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        if cell["cell_type"] == "code"
+    )
+    models: list[int] = []
+    cpu: list[float] = []
+    tick = os.sysconf("SC_CLK_TCK")
+    for _ in range(runs):
+        manager = KernelManager(kernel_name="python3")
+        manager.start_kernel(cwd=str(ROOT), env=dict(os.environ, AID_DB="off"))
+        client = manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            client.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+            out: list[str] = []
+
+            def hook(msg: dict, out: list[str] = out) -> None:
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+
+            client.execute_interactive(COUNT_MODELS, timeout=60, output_hook=hook)
+            pid = manager.provisioner.process.pid  # type: ignore[union-attr]
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu.append((int(fields[11]) + int(fields[12])) / tick)  # utime + stime
+            found = re.search(r"AID-MODELS (\d+)", "".join(out))
+            models.append(int(found.group(1)) if found else -1)
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    return models, cpu
 
 
 def measure_load(context, server: Server) -> tuple[float, float]:
     page = context.new_page()
     try:
         page.goto(server.url, wait_until="commit")
-        usable = page.evaluate(USABLE, FIRST)
+        usable = page.evaluate(USABLE, FIRST_OF[server.name])
         last, done = prepare_answers(page, server.name)
         page.wait_for_timeout(IDLE_MS)  # every page starts the timed answer from idle
         card = page.evaluate(ANSWER_TO_CARD, [last, done])
@@ -355,6 +419,9 @@ def stats(values: list[float]) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--loads", type=int, default=7, help="page loads per measure (default 7)")
+    parser.add_argument(
+        "--kernels", type=int, default=3, help="fresh kernels for models and CPU (default 3)"
+    )
     args = parser.parse_args(argv)
     if args.loads < 1:
         parser.error("--loads must be at least 1")
@@ -363,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
+    print(
+        f"measuring the kernel cost of a new visitor ({args.kernels} kernels)...", file=sys.stderr
+    )
+    models, cpu = kernel_cost(ROOT / "notebooks" / "dashboard.ipynb", args.kernels)
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         work = Path(tmp)
@@ -406,6 +477,12 @@ def main(argv: list[str] | None = None) -> int:
         row.append(f"{dash / stats(results['voila-trivial'][measure])[0]:9.2f}")
         print(" ".join(row))
 
+    print(
+        f"\nPer new visitor (fresh kernel, {args.kernels} runs): widget models "
+        f"{statistics.median(models):.0f} (target at most 20: "
+        f"{'met' if max(models) <= 20 else 'NOT met'}); kernel CPU to start and run the "
+        f"notebook {statistics.median(cpu):.2f} s median (min {min(cpu):.2f}, max {max(cpu):.2f})"
+    )
     warm = stats(results["dashboard"]["warm usable"])[0]
     floor = stats(results["voila-trivial"]["warm usable"])[1]
     card_gap = (

@@ -1,26 +1,24 @@
-"""The dashboard's widgets (the only part of the aid that imports ipywidgets).
+"""The dashboard (the only part of the aid that imports widget libraries).
 
 ``from aid.ui import Dashboard; Dashboard()`` is the whole served notebook. The questionnaire is
-built from ``questions.csv``, the card from :mod:`aid.report`; triage stays in :mod:`aid.triage`.
+one anywidget (:class:`~aid.ui.form.AidForm`, ``form.js``) built from ``questions.csv``; the card
+comes from :mod:`aid.report`'s template; triage stays in :mod:`aid.triage`.
 """
 
 from ..enablement import visible_questions
-from .card import alert_html, card_html, is_pending
-from .dashboard import Dashboard
+from .dashboard import Dashboard, bar_state
 from .failsafe import WARNING_SIGNS, failsafe_html, guarded
-from .questionnaire import CheckboxGroup, NumberField, Questionnaire, make_input
+from .form import AidForm, parse_answers, question_table, steps
 
 __all__ = [
-    "CheckboxGroup",
+    "AidForm",
     "Dashboard",
-    "NumberField",
-    "Questionnaire",
     "WARNING_SIGNS",
-    "alert_html",
-    "card_html",
+    "bar_state",
     "failsafe_html",
     "guarded",
-    "is_pending",
-    "make_input",
+    "parse_answers",
+    "question_table",
+    "steps",
     "visible_questions",
 ]

@@ -1,65 +1,56 @@
-"""The dashboard: questionnaire + result card + finish/download, composed; no triage logic here.
+"""The dashboard: the one-widget questionnaire, the engine and the encounter log, composed.
 
-Every answer change runs one pass of :meth:`Dashboard.refresh`: visibility (``enable_when``), the
-answers of visible questions only, :func:`aid.triage`, then the card and the sticky emergency
-alert. "Finish and get my summary" records the encounter (``aid.store``) and offers the summary
-(``aid.report.to_html``) as a download. Every callback is :func:`~aid.ui.failsafe.guarded`: an
-error shows the calm fail-safe message and is logged server-side.
+Every change of the page's ``answers`` runs one pass of :meth:`Dashboard.refresh`: parse the raw
+answers (:func:`aid.ui.form.parse_answers`), visibility (:func:`aid.enablement.visible_questions`),
+:func:`aid.triage` on the visible answers, then the card (Jinja template) and the sticky bar.
+"Finish" records the encounter (``aid.store``) with the optional pseudonymous subject id and
+offers the summary (``aid.report.to_html``) as a download; "Start again" clears everything. Every
+callback is :func:`~aid.ui.failsafe.guarded`: an error shows the calm fail-safe message (a plain
+string) and is logged server-side.
 
-The small test API (tests never walk ``.children``): ``inputs[question_id]``,
-``visible(question_id)``, ``answers``, ``result``, ``card_html``, ``banner_html``, ``notes``,
-``finish()``, ``finished``, ``summary_html``, ``download_html``, ``staff_notice``, ``failed``.
+The test API (tests set and read traits, as the page does): ``widget`` (the :class:`AidForm`),
+``answer(question_id, raw)``, ``visible(question_id)``, ``answers``, ``result``, ``card_html``,
+``bar``, ``notes``, ``finish()``, ``start_again()``, ``finished``, ``summary_html``,
+``record_id``, ``staff_notice``, ``failed``.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
+import os
 from collections.abc import Callable, Mapping
-from html import escape
 from typing import Any
-
-import ipywidgets as widgets
 
 from ..enablement import visible_questions
 from ..knowledge import Knowledge, load_knowledge
-from ..report import to_html
-from ..result import Result
+from ..report import card_html, no_drive, to_html
+from ..result import INCOMPLETE_LABEL, Result
 from ..triage import triage  # module attribute on purpose: tests replace it to inject a failure
 from ..urgency import Urgency
-from .card import alert_html, card_html
-from .failsafe import failsafe_html, guarded, server_logger
-from .questionnaire import Questionnaire
+from .failsafe import FAILSAFE_TITLE, failsafe_html, guarded, server_logger
+from .form import AidForm, parse_answers, question_table, steps
 
 logger = server_logger()
 
 _DEFAULT_LOG = object()
 
-STYLE = """<style>
-/* Sticky needs every ancestor up to the page's scroller to have visible overflow. (Plain
-   selectors, not :has(), which slows the style work of rendering a few hundred widgets.) */
-.jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output, .aid-dashboard, .aid-body,
-.aid-left { overflow: visible !important; }
-.aid-top { position: sticky; top: 0; z-index: 10; background: #fff; }
-.aid-card-col { position: sticky; top: 0; align-self: flex-start; max-height: 100vh;
-                overflow-y: auto; }
-.aid-card h4 { margin: 12px 0 4px 0; }
-.aid-card .src { color: #666; font-size: .85em; }
-.aid-q .widget-toggle-button.mod-active { background: #1565c0; color: #fff; }
-.aid-q .widget-toggle-button:focus, .aid-q input:focus, .aid-notes textarea:focus,
-.aid-finish:focus, .aid-download a:focus { outline: 3px solid #1565c0; outline-offset: 2px; }
-</style>"""
-
-INTRO = (
-    "<h2 style='margin:4px 0'>Back or rib cramps: how soon to get care and what to do now</h2>"
-    "<p>Answer what you can. You can leave any question you are not sure about. Questions marked "
-    "<span style='color:#b00020'>*</span> are needed before advice can be given. A sign of an "
-    "emergency shows at once at the top of the page.</p>"
-)
-
 STAFF_NOT_SAVED = (
     "Note for staff: this encounter was not saved to the encounter log. The advice shown is "
     "not affected."
+)
+SAVES_LOG = (
+    "Finish saves your answers, the advice shown, your note and the subject id (if given) in "
+    "this clinic's encounter log. It saves no name or contact details. Then you can download "
+    "or print a summary for your doctor."
+)
+PLAIN_TEXT = (
+    "Back Cramp Aid questionnaire (an interactive page: open this notebook in Jupyter and run "
+    "it to answer the questions)"
+)
+SAVES_NOTHING = (
+    "Finish gives you a summary to download or print for your doctor. Nothing is saved on "
+    "this computer."
 )
 
 
@@ -70,9 +61,9 @@ class Dashboard:
     ----------
     knowledge : the tables (default ``data/knowledge``).
     log : where finished triages are recorded: an object with ``append(answers, result,
-        notes=...)``, a factory returning one (or None), or None for no log. By default
-        ``aid.store.default_log()``, imported only when the person finishes, so a missing or
-        failing store never blocks the advice.
+        notes=..., subject=...)``, a factory returning one (or None), or None for no log. By
+        default ``aid.store.default_log()``, imported only when the person finishes, so a
+        missing or failing store never blocks the advice.
     clock : returns the time stamped on the summary (tests pin it).
     """
 
@@ -92,74 +83,40 @@ class Dashboard:
         self.result: Result | None = None
         self._answers: dict[str, Any] = {}
         self._visible: dict[str, bool] = {}
-        self._alert = widgets.HTML("")
-        self._alert.add_class("aid-alert-area")
-        self._card = widgets.HTML("")
-        self._card.add_class("aid-card-area")
+        self.widget = AidForm()
         try:
             self.kb = knowledge or load_knowledge()
-            self._build()
+            self.widget.questions = question_table(self.kb)
+            self.widget.steps = steps(self.kb)
+            self.widget.saves = SAVES_NOTHING if self._log_off() else SAVES_LOG
+            self.widget.observe(self._on_answers, names="answers")
+            self.widget.observe(self._on_notes, names="notes")
+            self.widget.observe(self._on_subject, names="subject")
+            self.widget.on_msg(self._on_msg)
             self.refresh()
         except Exception as exc:  # noqa: BLE001 - a broken table must still give safe advice
             logger.exception("dashboard could not be built")
-            self.inputs: dict[str, widgets.Widget] = {}
-            self.widget = widgets.VBox([widgets.HTML(STYLE), self._alert, self._card])
             self.on_error(exc)
 
-    # ------------------------------------------------------------------ building
-
-    def _build(self) -> None:
-        self.questionnaire = Questionnaire(self.kb)
-        self.inputs = self.questionnaire.inputs
-        for widget in self.inputs.values():
-            if hasattr(widget, "on_error"):
-                widget.on_error = self.on_error
-            widget.observe(self._on_answer, names="value")
-        self.questionnaire.notes.observe(self._on_notes, names="value")
-
-        self._finish_button = widgets.Button(
-            description="Finish and get my summary",
-            button_style="primary",
-            layout=widgets.Layout(width="auto"),
-            tooltip="Marks the questionnaire as complete and offers a summary to take to a doctor",
-        )
-        self._finish_button.add_class("aid-finish")
-        self._finish_button.on_click(self._on_finish)
-        self._finish_message = widgets.HTML("")
-        self._finish_message.add_class("aid-finish-message")
-        self._download = widgets.HTML("")
-        self._download.add_class("aid-download")
-        self._staff = widgets.HTML("")
-        self._staff.add_class("aid-staff-notice")
-
-        finish = widgets.VBox(
-            [
-                widgets.HTML("<h3 class='aid-section'>Finish</h3>"),
-                self._finish_button,
-                self._finish_message,
-                self._download,
-                self._staff,
-            ]
-        )
-        left = widgets.VBox([self.questionnaire, finish], layout=widgets.Layout(flex="1 1 30em"))
-        left.add_class("aid-left")
-        right = widgets.VBox(
-            [widgets.HTML("<h3 class='aid-section'>Your result</h3>"), self._card],
-            layout=widgets.Layout(flex="1 1 24em", padding="0 0 0 16px"),
-        )
-        right.add_class("aid-card-col")
-        top = widgets.VBox([self._alert])
-        top.add_class("aid-top")
-        body = widgets.HBox([left, right], layout=widgets.Layout(flex_flow="row wrap"))
-        body.add_class("aid-body")
-        self.widget = widgets.VBox([widgets.HTML(STYLE), widgets.HTML(INTRO), top, body])
-        self.widget.add_class("aid-dashboard")
-
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """Display as the composed widget (the served notebook's one cell ends with ``Dashboard()``)."""
-        return self.widget._repr_mimebundle_(**kwargs)
+        """Display as the widget (the served notebook's one cell ends with ``Dashboard()``); where
+        widgets cannot show (a stored notebook, a terminal), one plain sentence, not a repr."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        if data is not None:
+            data = {**data, "text/plain": PLAIN_TEXT}
+        return data, metadata
 
     # ------------------------------------------------------------------ test API
+
+    def answer(self, question_id: str, raw: Any) -> None:
+        """Set one raw answer as the page does (None clears it)."""
+        answers = dict(self.widget.answers)
+        if raw is None:
+            answers.pop(question_id, None)
+        else:
+            answers[question_id] = raw
+        self.widget.answers = answers
 
     def visible(self, question_id: str) -> bool:
         """Whether the question is currently asked (its ``enable_when`` holds)."""
@@ -169,25 +126,20 @@ class Dashboard:
 
     @property
     def answers(self) -> dict[str, Any]:
-        """The answers sent to triage: visible, answered questions only."""
+        """The answers sent to triage: visible, answered, valid questions only."""
         return dict(self._answers)
 
     @property
     def notes(self) -> str:
-        return self.questionnaire.notes.value if hasattr(self, "questionnaire") else ""
+        return self.widget.notes
 
     @property
     def card_html(self) -> str:
-        return self._card.value
+        return self.widget.card
 
     @property
-    def banner_html(self) -> str:
-        """The sticky alert at the top: the emergency banner, the fail-safe message, or ''."""
-        return self._alert.value
-
-    @property
-    def download_html(self) -> str:
-        return self._download.value if hasattr(self, "_download") else ""
+    def bar(self) -> dict[str, Any]:
+        return dict(self.widget.bar)
 
     # ------------------------------------------------------------------ behaviour
 
@@ -195,15 +147,14 @@ class Dashboard:
         """Replace advice by the fail-safe message (the error itself is logged, not shown)."""
         self.failed = True
         message = failsafe_html()
-        self._alert.value = message
-        self._card.value = message
-        if hasattr(self, "_download"):
-            self._download.value = ""
-            self.summary_html = None
-            self.finished = None
+        self.widget.card = message
+        self.widget.bar = {"level": "failsafe", "label": FAILSAFE_TITLE, "action": ""}
+        self.widget.finish_state = {}
+        self.summary_html = None
+        self.finished = None
 
     @guarded
-    def _on_answer(self, change: Mapping[str, Any]) -> None:
+    def _on_answers(self, change: Mapping[str, Any]) -> None:
         self.refresh()
 
     @guarded
@@ -213,17 +164,30 @@ class Dashboard:
             self._unfinish()
 
     @guarded
-    def _on_finish(self, button: widgets.Button | None = None) -> None:
-        self.finish()
+    def _on_subject(self, change: Mapping[str, Any]) -> None:
+        self.widget.subject_error = self._subject_problem(change["new"])
+        if self.finished is not None:
+            self._unfinish()
+
+    @guarded
+    def _on_msg(self, widget: Any, content: Any, buffers: Any = None) -> None:
+        event = content.get("event") if isinstance(content, Mapping) else None
+        if event == "finish":
+            self.finish()
+        elif event == "reset":
+            self.start_again()
 
     def refresh(self) -> None:
-        """Recompute visibility, answers and the result from the widgets, and show them."""
-        raw = self.questionnaire.raw_values()
-        visible = visible_questions(self.kb.questions, raw)
-        answers = {qid: value for qid, value in raw.items() if value is not None and visible[qid]}
+        """Recompute answers, visibility and the result from the page's values, and show them."""
+        parsed, errors = parse_answers(self.kb, self.widget.answers)
+        visible = visible_questions(self.kb.questions, parsed)
+        answers = {qid: value for qid, value in parsed.items() if visible[qid]}
         result = triage(answers, self.kb)
         self._visible = visible
-        self.questionnaire.apply_visibility(visible)
+        if self.widget.visible != visible:
+            self.widget.visible = visible
+        if self.widget.errors != errors:
+            self.widget.errors = errors
         changed = answers != self._answers
         self._answers = answers
         self.result = result
@@ -236,20 +200,50 @@ class Dashboard:
         if result is None:
             return
         card = card_html(result, self.kb, self.notes)
-        if self._card.value != card:
-            self._card.value = card
-        alert = alert_html(result)
-        if self._alert.value != alert:
-            self._alert.value = alert
+        if self.widget.card != card:
+            self.widget.card = card
+        bar = bar_state(result)
+        if self.widget.bar != bar:
+            self.widget.bar = bar
 
     def _unfinish(self) -> None:
         self.finished = None
         self.summary_html = None
-        self._download.value = ""
-        self._finish_message.value = (
-            "<span class='aid-changed'>You changed your answers: press the button again to get "
-            "an up-to-date summary.</span>"
-        )
+        self.record_id = None
+        self.widget.finish_state = {
+            "status": "changed",
+            "message": "You changed your answers: press Finish again to save them and get an "
+            "up-to-date summary.",
+        }
+
+    def start_again(self) -> None:
+        """Clear every answer, the note, the subject id and the card (the page confirmed first)."""
+        self.finished = None
+        self.summary_html = None
+        self.record_id = None
+        self.staff_notice = ""
+        self.widget.finish_state = {}
+        self.widget.notes = ""
+        self.widget.subject = ""
+        self.widget.subject_error = ""
+        self.widget.answers = {}
+        self.refresh()
+        self.widget.generation += 1
+
+    @staticmethod
+    def _subject_problem(subject: str) -> str:
+        if not subject.strip():
+            return ""
+        from ..store import StoreError, check_subject
+
+        try:
+            check_subject(subject.strip())
+        except StoreError:
+            return (
+                "A subject id is letters, digits, '-' or '_' only (for example P-0042), up to "
+                "64 characters: never a name, e-mail address or phone number."
+            )
+        return ""
 
     def finish(self) -> None:
         """Mark the triage complete: record it (if possible) and offer the summary download."""
@@ -257,38 +251,45 @@ class Dashboard:
         if result is None:
             return
         if result.unanswered_required and result.urgency < Urgency.URGENT:
-            prompts = "".join(
-                f"<li>{escape(self.kb.questions[q].prompt)}</li>"
-                for q in result.unanswered_required
-            )
-            self._finish_message.value = (
-                "<div class='aid-finish-missing' role='alert'>Please answer these questions "
-                f"first (marked *):<ul>{prompts}</ul></div>"
-            )
+            self.widget.finish_state = {
+                "status": "missing",
+                "message": "Please answer these questions first (marked *): "
+                + "; ".join(self.kb.questions[q].prompt for q in result.unanswered_required),
+            }
+            return
+        problem = self._subject_problem(self.widget.subject)
+        if problem:
+            self.widget.subject_error = problem
+            self.widget.finish_state = {
+                "status": "missing",
+                "message": "Please correct the subject id, or leave it empty.",
+            }
             return
         if self.finished is not None and self.finished == result:
             return  # already recorded; the download is still there
         notes = self.notes
-        self._record(result, notes)
+        subject = self.widget.subject.strip() or None
+        self._record(result, notes, subject)
         when = self._clock()
         self.summary_html = to_html(result, self.kb, when=when, notes=notes)
         payload = base64.b64encode(self.summary_html.encode("utf-8")).decode("ascii")
-        name = f"back-cramp-aid-summary-{when.strftime('%Y%m%d-%H%M')}.html"
-        self._download.value = (
-            f"<a class='aid-download-link' download='{name}' "
-            f"href='data:text/html;charset=utf-8;base64,{payload}' "
-            "style='display:inline-block;padding:8px 12px;border:2px solid #1565c0;"
-            "border-radius:4px;margin-top:8px'>Download your summary (HTML, printable)</a>"
-            "<div style='color:#555;font-size:.9em'>Open it in a browser to print it or show it to "
-            "your doctor. It contains your answers, the result, the date and the knowledge-base "
-            f"version ({escape(result.kb_version)}).</div>"
+        saved = (
+            f"Saved as record {self.record_id}."
+            if self.record_id is not None
+            else ("" if self.staff_notice else "Nothing was saved (the encounter log is off).")
         )
-        self._finish_message.value = (
-            "<span class='aid-finished'>Done. Your summary is ready to download.</span>"
-        )
+        self.widget.finish_state = {
+            "status": "done",
+            "message": f"Done. {saved} Your summary is ready.".replace("  ", " "),
+            "record_id": self.record_id,
+            "staff_notice": self.staff_notice,
+            "href": f"data:text/html;charset=utf-8;base64,{payload}",
+            "filename": f"back-cramp-aid-summary-{when.strftime('%Y%m%d-%H%M')}.html",
+            "kb_version": result.kb_version,
+        }
         self.finished = result
 
-    def _record(self, result: Result, notes: str) -> None:
+    def _record(self, result: Result, notes: str, subject: str | None) -> None:
         """Append the encounter to the log; a failure is logged and noted for staff, never raised."""
         self.staff_notice = ""
         self.record_id = None
@@ -296,15 +297,16 @@ class Dashboard:
             log = self._resolve_log()
             if log is None:
                 return  # logging switched off (AID_DB=off): nothing to tell staff
-            self.record_id = log.append(result.answers, result, notes=notes)
+            self.record_id = log.append(result.answers, result, notes=notes, subject=subject)
         except Exception:  # noqa: BLE001 - the person must get their advice whatever the store does
             logger.exception("encounter log failed; the advice was still shown")
             self.staff_notice = STAFF_NOT_SAVED
-        self._staff.value = (
-            f"<small class='aid-staff' style='color:#555'>{escape(self.staff_notice)}</small>"
-            if self.staff_notice
-            else ""
-        )
+
+    def _log_off(self) -> bool:
+        spec = self._log_spec
+        if spec is _DEFAULT_LOG:
+            return os.environ.get("AID_DB", "").strip().lower() == "off"
+        return spec is None
 
     def _resolve_log(self) -> Any:
         spec = self._log_spec
@@ -315,3 +317,24 @@ class Dashboard:
         if spec is None or hasattr(spec, "append"):
             return spec
         return spec()  # a factory
+
+
+def bar_state(result: Result) -> dict[str, Any]:
+    """The compact sticky bar: level and action; for an emergency also where to go, "you can
+    stop here" and "do not drive yourself" where the tables say so."""
+    if result.incomplete:
+        return {
+            "level": "incomplete",
+            "label": INCOMPLETE_LABEL,
+            "action": "Answer the questions marked * for advice.",
+        }
+    state: dict[str, Any] = {
+        "level": result.urgency.value,
+        "label": result.urgency.label,
+        "action": result.urgency.action,
+    }
+    if result.urgency is Urgency.EMERGENCY:
+        state["stop"] = "You can stop here."
+        if no_drive(result):
+            state["no_drive"] = "Do not drive yourself."
+    return state

@@ -38,7 +38,11 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 #: The first question is usable once its checkboxes are on the page.
-FIRST_QUESTION = ".aid-input-location input[type=checkbox]"
+FIRST_QUESTION = "[data-question=location] input[type=checkbox]"
+#: axe-core from the npm registry (package.json; `make test` runs `npm ci` first).
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+#: The widths the dashboard is proved on: a phone, a tablet held upright, a desktop.
+VIEWPORTS = {"phone": (390, 844), "tablet": (768, 1024), "desktop": (1280, 900)}
 STARTUP_TIMEOUT = 180.0
 
 
@@ -178,16 +182,26 @@ def first_question() -> str:
 
 @pytest.fixture
 def page(browser, voila, request):
-    """A fresh page on the dashboard with the first question usable; screenshot at the end."""
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    """A fresh page on the dashboard with the first question usable; screenshot at the end.
+
+    A test parametrized with ``viewport`` (a key of VIEWPORTS) gets that screen size."""
+    name = getattr(request, "param", None) or (
+        request.node.callspec.params.get("viewport", "desktop")
+        if hasattr(request.node, "callspec")
+        else "desktop"
+    )
+    width, height = VIEWPORTS[name]
+    context = browser.new_context(
+        accept_downloads=True, viewport={"width": width, "height": height}
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.dialogs = dialogs  # type: ignore[attr-defined]
     log_start = len(voila.log_text())
-    page.goto(voila.url)
-    page.wait_for_selector(FIRST_QUESTION, state="visible", timeout=60_000)
+    page.goto(voila.url, timeout=60_000)  # a loaded 2-core machine can take a while
+    page.wait_for_selector(FIRST_QUESTION, state="visible", timeout=90_000)
     try:
         yield page
         # A fail-safe that fired unnoticed is a failure too: the server log must stay clean.

@@ -1,9 +1,10 @@
-"""The dashboard without a browser: set widget values in Python, read the test API.
+"""The dashboard without a browser: set the widget's traits as the page does, read them back.
 
-Outside a kernel ipywidgets 8 uses a dummy comm, so setting ``.value`` fires the observers and
-``Button.click()`` the handlers at once (TECH-NOTES). Tests use only the small test API of
-:class:`aid.ui.Dashboard` (``inputs``, ``visible``, ``answers``, ``result``, ``card_html``,
-``banner_html``, ``finish``...), never ``.children``.
+The questionnaire is one anywidget (:class:`aid.ui.AidForm`); outside a kernel its comm is a dummy,
+so setting ``answers`` fires the observers at once (TECH-NOTES). Tests use the small test API of
+:class:`aid.ui.Dashboard` (``answer``, ``visible``, ``answers``, ``result``, ``card_html``,
+``bar``, ``finish``, ``start_again``...) and the traits the page reads (``widget.card``,
+``widget.bar``, ``widget.finish_state``...).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import re
 import shutil
 from typing import Any
 
-import ipywidgets as widgets
 import pytest
 
 import aid
@@ -24,9 +24,9 @@ import aid.ui.dashboard as ui_dashboard
 from aid import Urgency, load_knowledge
 from aid.knowledge import Question
 from aid.report import DISCLAIMER
-from aid.ui import WARNING_SIGNS, Dashboard, visible_questions
+from aid.ui import WARNING_SIGNS, Dashboard, parse_answers, question_table, steps, visible_questions
 from aid.ui.failsafe import FAILSAFE_TITLE
-from aid.ui.questionnaire import UNSURE, CheckboxGroup, NumberField
+from aid.ui.form import UNSURE
 
 KB = load_knowledge()
 FIXED_TIME = dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC)
@@ -64,10 +64,24 @@ def app(tmp_path, monkeypatch) -> Dashboard:
     return Dashboard(clock=lambda: FIXED_TIME)
 
 
+def raw(qid: str, value: Any) -> Any:
+    """An engine answer as the page sends it: lists for multi, typed text for numbers."""
+    kind = KB.questions[qid].kind
+    if kind == "multi":
+        return list(value)
+    if kind == "number":
+        return f"{value:g}"
+    if kind == "scale":
+        return str(value)
+    return value
+
+
 def answer(app: Dashboard, answers: dict[str, Any]) -> None:
-    for qid, value in answers.items():
-        if qid in app.inputs:
-            app.inputs[qid].value = value
+    """All at once, as one change of the ``answers`` trait (the page sends one per click)."""
+    app.widget.answers = {
+        **app.widget.answers,
+        **{qid: raw(qid, v) for qid, v in answers.items() if v is not None},
+    }
 
 
 def text_of(markup: str) -> str:
@@ -78,49 +92,64 @@ def text_of(markup: str) -> str:
 # --------------------------------------------------------------------------- building
 
 
-def test_every_question_gets_an_input_that_starts_unanswered(app):
-    assert set(app.inputs) == set(KB.questions)
-    for qid, _q in KB.questions.items():
-        value = app.inputs[qid].value
-        assert value in (None, ()), f"{qid} starts as {value!r}: unanswered must stay unanswered"
+def test_every_question_is_in_the_table_the_page_draws_and_starts_unanswered(app):
+    table = app.widget.questions
+    assert [q["id"] for q in table] == list(KB.questions)
+    assert app.widget.answers == {}
     assert app.result.answers == {}
     assert app.answers == {}
 
 
-@pytest.mark.parametrize(
-    "kind, widget_type",
-    [
-        ("yesno", widgets.ToggleButtons),
-        ("choice", widgets.RadioButtons),
-        ("multi", CheckboxGroup),
-        ("number", NumberField),
-        ("scale", widgets.ToggleButtons),
-    ],
-)
-def test_each_kind_gets_its_widget(app, kind, widget_type):
-    questions = [q for q in KB.questions.values() if q.kind == kind]
+def test_the_page_is_one_widget_model():
+    """253 ipywidgets models per page became one anywidget (plus its Layout model)."""
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    Dashboard(log=None)
+    assert len(set(_instances) - before) <= 2
+
+
+@pytest.mark.parametrize("kind", ["yesno", "choice", "multi", "number", "scale"])
+def test_each_kind_gets_its_options(app, kind):
+    questions = [q for q in app.widget.questions if q["kind"] == kind]
     assert questions, f"no {kind} question in the table"
     for q in questions:
-        assert isinstance(app.inputs[q.id], widget_type), q.id
+        if kind == "yesno":
+            assert [o[0] for o in q["options"]] == ["yes", "no", UNSURE]
+        elif kind == "scale":
+            assert [o[1] for o in q["options"]][-1] == "10"  # never cut to "1..."
+        elif kind in ("choice", "multi"):
+            question = KB.questions[q["id"]]
+            assert q["options"] == [
+                list(p) for p in zip(question.options, question.option_labels, strict=True)
+            ]
+        else:
+            assert q["options"] == []
 
 
 def test_yesno_offers_not_sure_which_stays_unanswered(app):
-    app.inputs["fever"].value = UNSURE
+    app.answer("fever", UNSURE)
     assert "fever" not in app.answers
     assert "fever" in {u.question for u in app.result.unanswered}
 
 
-def test_prompts_show_help_and_mark_required_questions(app):
-    prompts = app.questionnaire.prompts
+def test_prompts_help_and_required_marks_come_from_the_table(app):
+    table = {q["id"]: q for q in app.widget.questions}
     for q in KB.questions.values():
-        assert q.prompt in text_of(prompts[q.id])
-        assert ("aid-required" in prompts[q.id]) == q.required, q.id
-        if q.help:
-            assert q.help in text_of(prompts[q.id]), q.id
+        assert table[q.id]["prompt"] == q.prompt
+        assert table[q.id]["help"] == q.help
+        assert table[q.id]["required"] == q.required
 
 
-def test_sections_follow_the_table(app):
-    assert list(dict.fromkeys(q.section for q in KB.questions.values())) == list(KB.sections)
+def test_required_questions_and_warning_signs_come_first(app):
+    plan = app.widget.steps
+    assert plan[0]["questions"] == [q.id for q in KB.questions.values() if q.required]
+    assert plan[1]["title"] == "Warning signs"
+    assert set(plan[1]["questions"]) == {
+        q.id for q in KB.questions.values() if q.section == "Warning signs" and not q.required
+    }
+    every = [qid for step in plan for qid in step["questions"]]
+    assert sorted(every) == sorted(KB.questions), "each question in exactly one step"
 
 
 def test_built_from_the_table_not_hard_coded(tmp_path, monkeypatch):
@@ -134,11 +163,12 @@ def test_built_from_the_table_not_hard_coded(tmp_path, monkeypatch):
         )
     kb = load_knowledge(directory)
     app = Dashboard(knowledge=kb, log=None)
-    assert isinstance(app.inputs["hiccups"], widgets.ToggleButtons)
-    assert not app.visible("hiccups")
-    app.inputs["fever"].value = "yes"
-    assert app.visible("hiccups")
-    assert "Just checking." in app.questionnaire.prompts["hiccups"]
+    row = next(q for q in question_table(kb) if q["id"] == "hiccups")
+    assert row["help"] == "Just checking." and row["kind"] == "yesno"
+    assert any("hiccups" in step["questions"] for step in steps(kb))
+    assert not app.visible("hiccups") and app.widget.visible["hiccups"] is False
+    app.answer("fever", "yes")
+    assert app.visible("hiccups") and app.widget.visible["hiccups"] is True
 
 
 # --------------------------------------------------------------------------- enable_when
@@ -152,29 +182,30 @@ def test_initial_visibility_follows_enable_when_on_no_answers(app):
 def test_questions_appear_and_disappear_as_answers_change(app):
     assert app.visible("pregnant")  # sex unanswered: `sex!=male` holds (not known to be male)
     assert not app.visible("pregnancy_weeks")
-    app.inputs["pregnant"].value = "yes"
+    app.answer("pregnant", "yes")
     assert app.visible("pregnancy_weeks") and app.visible("rhythmic")
-    app.inputs["sex"].value = "male"
+    app.answer("sex", "male")
     assert not app.visible("pregnant")
     assert not app.visible("pregnancy_weeks"), "hiding must cascade to questions that depend on it"
     assert not app.visible("rhythmic")
-    app.inputs["sex"].value = "female"
+    app.answer("sex", "female")
     assert app.visible("pregnant") and app.visible("pregnancy_weeks")
 
     assert not app.visible("rib_numbness")
-    app.inputs["location"].value = ("upper_back", "ribs")
+    app.answer("location", ["upper_back", "ribs"])
     assert app.visible("rib_numbness")
-    app.inputs["location"].value = ("upper_back",)
+    app.answer("location", ["upper_back"])
     assert not app.visible("rib_numbness")
 
 
 def test_a_hidden_answer_is_not_sent_to_triage(app):
     answer(app, {"sex": "female", "pregnant": "yes", "rhythmic": "yes"})
     assert "RF-LABOUR" in app.result.fired_rule_ids
-    app.inputs["sex"].value = "male"
+    app.answer("sex", "male")
     assert "pregnant" not in app.answers and "rhythmic" not in app.answers
     assert "RF-LABOUR" not in app.result.fired_rule_ids
-    assert app.inputs["rhythmic"].value == "yes", "the widget keeps the answer in case it reappears"
+    assert app.widget.answers["rhythmic"] == "yes", "the page keeps the answer in case it reappears"
+    assert app.widget.visible["rhythmic"] is False
 
 
 def test_visibility_is_computed_from_visible_answers_only():
@@ -193,9 +224,9 @@ def test_visibility_is_computed_from_visible_answers_only():
 
 def test_nothing_reassuring_is_shown_before_the_required_answers(app):
     assert app.result.urgency == Urgency.SELFCARE
-    assert "aid-card-pending" in app.card_html
+    assert "aid-card-incomplete" in app.card_html
     assert "banner-selfcare" not in app.card_html
-    assert app.banner_html == ""
+    assert app.bar["level"] == "incomplete"
     for qid in app.result.unanswered_required:
         assert KB.questions[qid].prompt in text_of(app.card_html)
 
@@ -207,26 +238,64 @@ def test_benign_case_reaches_self_care_advice(app):
     assert not result.unanswered_required
     card = app.card_html
     assert "banner-selfcare" in card and Urgency.SELFCARE.action in text_of(card)
+    assert app.bar == {
+        "level": "selfcare",
+        "label": Urgency.SELFCARE.label,
+        "action": Urgency.SELFCARE.action,
+    }
     assert result.advice_of("selfcare"), "a strained back after lifting must get self-care advice"
-    for item in result.advice_of("selfcare") + result.safety_net:
+    for item in result.advice_of("selfcare")[:5] + result.safety_net:
         assert item.text in text_of(card)
     for cause in result.causes:
         assert cause.lay_name in text_of(card)
     assert "not a diagnosis" in text_of(card)
     assert DISCLAIMER in text_of(card)
-    assert app.banner_html == ""
-    # most important first: the banner, then why, then the rest
+    # the action and where to go first, then why, then what to do
     order = [
-        card.index(m) for m in ("banner-selfcare", "card-why", "card-safety-net", "aid-disclaimer")
+        card.index(m)
+        for m in (
+            "banner-selfcare",
+            "card-where",
+            "card-why",
+            "card-advice-selfcare",
+            "card-advice-safety-net",
+            "aid-disclaimer",
+        )
     ]
     assert order == sorted(order)
 
 
-def test_card_lists_unanswered_questions_that_could_change_the_advice(app):
+def test_patients_see_no_rule_ids_or_source_codes_but_the_summary_does(app):
+    answer(app, {**BENIGN, "fever": "yes", "saddle_numbness": "yes"})
+    ids = [r.rule_id for r in app.result.reasons]
+    assert ids
+    sources = {s for r in app.result.reasons for s in r.source}
+    for rule_id in ids:
+        assert rule_id not in app.card_html
+    assert not re.search(r"\[(S|G)\d+", app.card_html)
+    app.finish()
+    summary = app.summary_html
+    for rule_id in ids:
+        assert rule_id in summary
+    legend = summary[summary.index('id="sources"') :]
+    for source in sources:
+        assert KB.sources[source].title in html.unescape(legend)
+
+
+def test_an_unanswered_qualifier_is_not_quoted_back_as_said(app):
+    # a rule that fires because a reassuring answer is missing must not say "You said: not answered"
+    answer(app, {"radiates": "both_legs"})
+    assert app.result.urgency >= Urgency.URGENT
+    assert "not answered" not in text_of(app.card_html)
+
+
+def test_card_explains_unanswered_questions_could_change_the_advice(app):
     answer(app, {k: v for k, v in BENIGN.items() if k != "bladder_trouble"})
     assert "bladder_trouble" in {u.question for u in app.result.unanswered}
-    assert "card-unanswered" in app.card_html
-    assert KB.questions["bladder_trouble"].prompt in text_of(app.card_html)
+    card = text_of(app.card_html)
+    assert "Answering these could change the advice" in card
+    assert KB.questions["bladder_trouble"].prompt in card
+    assert "could mean" not in card
 
 
 def _satisfy(question: Question, op: str, values: tuple[str, ...]) -> Any:
@@ -259,94 +328,100 @@ EMERGENCY_RULES = [r for r in KB.red_flags if r.urgency == Urgency.EMERGENCY]
 
 
 @pytest.mark.parametrize("rule", EMERGENCY_RULES, ids=[r.id for r in EMERGENCY_RULES])
-def test_each_emergency_red_flag_shows_the_banner_at_once(app, rule):
+def test_each_emergency_red_flag_shows_the_bar_at_once(app, rule):
     values = answers_firing(rule.when)
     answer(app, values)
     result = app.result
     assert rule.id in result.fired_rule_ids, (values, result.fired_rule_ids)
     assert result.urgency == Urgency.EMERGENCY
-    assert result.unanswered_required, "the banner must show before the questionnaire is finished"
-    assert "banner-emergency" in app.banner_html
-    assert Urgency.EMERGENCY.action in text_of(app.banner_html)
-    assert rule.reason in text_of(app.banner_html)
+    assert result.unanswered_required, "the bar must show before the questionnaire is finished"
+    bar = app.bar
+    assert bar["level"] == "emergency" and bar["action"] == Urgency.EMERGENCY.action
+    assert bar["stop"] == "You can stop here."
     card = app.card_html
-    assert card.index("banner-emergency") < card.index("card-why")
+    assert card.index("banner-emergency") < card.index("card-where") < card.index("card-why")
     assert rule.reason in text_of(card)
-    assert "What you can do now" not in text_of(card), "no home care advice in an emergency"
+    assert "You can stop answering" in text_of(card)
+    # only what matters now: no home care, causes, tests or "most cramps settle"
+    for heading in ("What you can do now", "Tests a doctor may use", "Possible contributing"):
+        assert heading not in text_of(card)
+    for item in result.safety_net + result.advice_of("tests"):
+        assert item.text not in text_of(card)
 
 
-def test_an_emergency_combination_shows_the_emergency_banner(app):
+def test_do_not_drive_shows_in_the_bar_where_the_tables_say_so(app):
+    app.answer("saddle_numbness", "yes")
+    assert app.result.service.id == "emergency_department"
+    assert app.bar["no_drive"] == "Do not drive yourself."
+    assert "Do not drive yourself" in text_of(app.card_html)
+
+
+def test_an_emergency_combination_shows_the_emergency_bar(app):
     answer(app, {"fever": "yes", "history": ["injects_drugs"]})
     assert app.result.urgency == Urgency.EMERGENCY
-    assert "banner-emergency" in app.banner_html
+    assert app.bar["level"] == "emergency"
 
 
-def test_unrelated_urgent_signs_do_not_show_the_emergency_banner(app):
+def test_unrelated_urgent_signs_are_urgent_not_emergency(app):
     answer(app, {"fever": "yes", "blood_stool": "yes"})
     assert app.result.urgency == Urgency.URGENT
-    assert app.banner_html == ""
+    assert app.bar["level"] == "urgent" and "stop" not in app.bar
 
 
-def test_the_emergency_alert_says_where_to_go_first(app):
-    app.inputs["saddle_numbness"].value = "yes"
-    alert = app.banner_html
-    assert "Emergency department" in alert and "Do not drive yourself" in alert
-    assert alert.index("aid-alert-service") < alert.index("aid-alert-reasons")
-
-
-def test_banner_goes_away_when_the_red_flag_answer_is_corrected(app):
-    app.inputs["saddle_numbness"].value = "yes"
-    assert "banner-emergency" in app.banner_html
-    app.inputs["saddle_numbness"].value = "no"
-    assert app.banner_html == ""
+def test_bar_goes_back_when_the_red_flag_answer_is_corrected(app):
+    app.answer("saddle_numbness", "yes")
+    assert app.bar["level"] == "emergency"
+    app.answer("saddle_numbness", "no")
+    assert app.bar["level"] == "incomplete"
 
 
 def test_urgent_shows_in_the_card_before_required_answers(app):
-    app.inputs["fever"].value = "yes"
+    app.answer("fever", "yes")
     assert app.result.urgency == Urgency.URGENT
     assert "banner-urgent" in app.card_html
-    assert app.banner_html == ""  # only emergencies take over the top of the page
 
 
 # --------------------------------------------------------------------------- inputs
 
 
-def test_number_field_accepts_numbers_and_explains_bad_text(app):
-    age = app.inputs["age"]
-    age.text.value = "45"
-    assert age.value == 45 and app.answers["age"] == 45
-    age.text.value = "forty"
-    assert age.value is None and "age" not in app.answers
-    assert "is not a number" in age.error.value and "0 to 120" in text_of(age.error.value)
-    age.text.value = "500"
-    assert age.value is None and "out of range" in age.error.value
-    age.value = 61
-    assert age.text.value == "61" and age.error.value == ""
+def test_numbers_are_checked_and_explained(app):
+    app.answer("age", "45")
+    assert app.answers["age"] == 45 and "age" not in app.widget.errors
+    app.answer("age", "forty")
+    assert "age" not in app.answers
+    assert "not a number" in app.widget.errors["age"] and "0 to 120" in app.widget.errors["age"]
+    app.answer("age", "500")
+    assert "age" not in app.answers and "out of range" in app.widget.errors["age"]
+    app.answer("age", "61,0")
+    assert app.answers["age"] == 61 and app.widget.errors == {}
 
 
-def test_number_field_shows_typed_markup_as_text(app):
-    app.inputs["age"].text.value = XSS
-    error = app.inputs["age"].error.value
-    assert "<img" not in error and "<script" not in error
-    assert XSS in text_of(error)
+@pytest.mark.parametrize(
+    "amount, unit, days", [("3", "days", 3), ("2", "weeks", 14), ("1.5", "months", 45)]
+)
+def test_duration_is_a_number_and_a_unit_converted_to_days(app, amount, unit, days):
+    assert question_table(KB)[2]["units"] == ["days", "weeks", "months"]
+    app.answer("duration_days", {"amount": amount, "unit": unit})
+    assert app.answers["duration_days"] == days
+    assert app.result.answers["duration_days"] == days
 
 
-def test_none_of_these_excludes_the_other_options(app):
-    history = app.inputs["history"]
-    history.boxes["cancer"].value = True
-    history.boxes["smoker"].value = True
-    assert history.value == ("cancer", "smoker")
-    history.boxes["none"].value = True
-    assert history.value == ("none",)
-    assert not history.boxes["cancer"].value
-    history.boxes["diabetes"].value = True
-    assert history.value == ("diabetes",)
-    assert app.answers["history"] == ["diabetes"]
+def test_a_tampered_answer_is_an_error_never_an_answer(app):
+    parsed, errors = parse_answers(KB, {"fever": "maybe", "nope": "yes", "location": ["moon"]})
+    assert parsed == {} and set(errors) == {"fever", "nope", "location"}
+    app.widget.answers = {"fever": "maybe", "duration_days": {"amount": "2", "unit": "years"}}
+    assert app.answers == {} and not app.failed
+    assert "days, weeks or months" in app.widget.errors["duration_days"]
+
+
+def test_typed_markup_is_never_echoed_as_markup(app):
+    app.answer("age", XSS)
+    assert "<img" not in app.widget.errors["age"] and "<script" not in app.widget.errors["age"]
 
 
 def test_notes_are_shown_as_text_and_never_sent_to_triage(app):
     answer(app, BENIGN)
-    app.questionnaire.notes.value = XSS
+    app.widget.notes = XSS
     assert app.notes == XSS
     assert XSS not in app.card_html and "<script" not in app.card_html
     assert XSS in text_of(app.card_html)
@@ -356,56 +431,122 @@ def test_notes_are_shown_as_text_and_never_sent_to_triage(app):
 # --------------------------------------------------------------------------- finishing
 
 
+def download(app: Dashboard) -> str:
+    href = app.widget.finish_state["href"]
+    prefix = "data:text/html;charset=utf-8;base64,"
+    assert href.startswith(prefix)
+    return base64.b64decode(href[len(prefix) :]).decode("utf-8")
+
+
 def test_finish_asks_for_required_answers_first(app):
-    app.inputs["age"].value = 30
-    app._finish_button.click()
-    assert app.finished is None and app.download_html == "" and app.summary_html is None
-    assert app.record_id is None
+    app.answer("age", "30")
+    app.finish()
+    assert app.finished is None and app.summary_html is None and app.record_id is None
+    state = app.widget.finish_state
+    assert state["status"] == "missing" and "href" not in state
+    assert KB.questions["location"].prompt in state["message"]
+
+
+def test_the_page_says_what_finish_saves(app, monkeypatch):
+    assert "encounter log" in app.widget.saves and "no name" in app.widget.saves
+    monkeypatch.setenv("AID_DB", "off")
+    assert "Nothing is saved" in Dashboard().widget.saves
 
 
 def test_finish_records_the_encounter_and_offers_the_summary(app, tmp_path):
     from aid.store import EncounterLog
 
     answer(app, BENIGN)
-    app.questionnaire.notes.value = "Pain started after moving house " + XSS
-    app._finish_button.click()
+    app.widget.notes = "Pain started after moving house " + XSS
+    app.widget.subject = "P-0042"
+    app.finish()
     assert app.finished == app.result and app.staff_notice == ""
     log = EncounterLog(tmp_path / "encounters.sqlite3", create=False)
     assert log.count() == 1
     stored = log.get(app.record_id)
     assert stored.answers == app.result.answers
     assert stored.notes == app.notes
+    assert stored.subject == "P-0042"
     assert stored.urgency == Urgency.SELFCARE
-
-    link = re.search(r"href='data:text/html;charset=utf-8;base64,([^']+)'", app.download_html)
-    assert link and "download='back-cramp-aid-summary-20260304-0506.html'" in app.download_html
-    summary = base64.b64decode(link.group(1)).decode("utf-8")
+    state = app.widget.finish_state
+    assert f"Saved as record {app.record_id}." in state["message"]
+    assert state["filename"] == "back-cramp-aid-summary-20260304-0506.html"
+    summary = download(app)
     assert summary == app.summary_html
     text = text_of(summary)
-    assert "2026-03-04 05:06 UTC" in text
+    assert 'datetime="2026-03-04T05:06:00Z"' in summary and "2026-03-04 05:06 UTC" in text
+    assert '<meta name="viewport"' in summary and "window.print()" in summary
+    assert "Name (write by hand)" in text
     assert KB.version in text
     assert Urgency.SELFCARE.action in text
     assert KB.questions["severity"].prompt in text  # the answers
-    assert XSS in text and "<script" not in summary  # notes escaped
+    assert XSS in text and "<script>window" not in summary  # notes escaped
     for item in app.result.advice_of("selfcare"):
         assert item.text in text
 
-    app._finish_button.click()  # nothing changed: not logged twice
+    app.finish()  # nothing changed: not logged twice
     assert log.count() == 1
+
+
+@pytest.mark.parametrize("subject", ["jane@example.org", "Jane Doe", "x" * 65, "P/1"])
+def test_a_subject_id_is_checked_as_the_log_checks_it(app, tmp_path, subject):
+    from aid.store import EncounterLog
+
+    answer(app, BENIGN)
+    app.widget.subject = subject
+    assert "pseudonymous" not in app.widget.subject_error  # plain words for staff
+    assert "never a name" in app.widget.subject_error
+    app.finish()
+    assert app.finished is None and app.record_id is None
+    assert not (tmp_path / "encounters.sqlite3").exists() or (
+        EncounterLog(tmp_path / "encounters.sqlite3", create=False).count() == 0
+    )
+    app.widget.subject = ""
+    assert app.widget.subject_error == ""
+    app.finish()
+    assert app.record_id is not None
+
+
+def test_start_again_clears_every_answer_and_the_card(app):
+    answer(app, {**BENIGN, "saddle_numbness": "yes"})
+    app.widget.notes = "private note"
+    app.widget.subject = "P-1"
+    app.finish()
+    generation = app.widget.generation
+    app.start_again()
+    assert app.widget.answers == {} and app.answers == {} and app.result.answers == {}
+    assert app.widget.notes == "" and app.widget.subject == "" and app.widget.finish_state == {}
+    assert app.finished is None and app.summary_html is None and app.record_id is None
+    assert app.bar["level"] == "incomplete" and "aid-card-incomplete" in app.card_html
+    assert "private note" not in app.card_html
+    assert app.widget.generation == generation + 1
+
+
+def test_the_page_asks_for_finish_and_reset_by_message(app):
+    answer(app, BENIGN)
+    app._on_msg(app.widget, {"event": "finish"})
+    assert app.finished is not None
+    app._on_msg(app.widget, {"event": "reset"})
+    assert app.widget.answers == {} and app.finished is None
+    app._on_msg(app.widget, {"event": "something else"})
+    app._on_msg(app.widget, "not a dict")
+    assert not app.failed
 
 
 def test_changing_an_answer_after_finishing_withdraws_the_old_summary(app):
     answer(app, BENIGN)
     app.finish()
-    assert app.download_html
-    app.inputs["severity"].value = 6
-    assert app.finished is None and app.download_html == "" and app.summary_html is None
+    assert app.widget.finish_state["href"]
+    app.answer("severity", "6")
+    assert app.finished is None and app.summary_html is None
+    assert app.widget.finish_state["status"] == "changed"
+    assert "href" not in app.widget.finish_state
     app.finish()
     assert app.finished is not None and "6 out of 10" in text_of(app.summary_html)
 
 
 def test_emergency_can_be_finished_without_the_required_answers(app):
-    app.inputs["incontinence"].value = "yes"
+    app.answer("incontinence", "yes")
     app.finish()
     assert app.finished is not None and "banner-emergency" in app.summary_html
 
@@ -418,10 +559,11 @@ def test_a_log_failure_never_changes_the_advice(tmp_path, monkeypatch, caplog):
     answer(app, BENIGN)
     card_before = app.card_html
     with caplog.at_level(logging.ERROR, logger="aid.ui"):
-        app._finish_button.click()
+        app.finish()
     assert "not saved" in app.staff_notice
+    assert app.widget.finish_state["staff_notice"] == app.staff_notice
     assert app.card_html == card_before and not app.failed
-    assert app.download_html and app.finished is not None
+    assert app.widget.finish_state["href"] and app.finished is not None
     assert any(r.exc_info and "encounter log failed" in r.getMessage() for r in caplog.records)
 
 
@@ -441,7 +583,8 @@ def _boom(*args, **kwargs):
 
 
 def assert_failsafe(app: Dashboard) -> None:
-    for markup in (app.card_html, app.banner_html):
+    assert app.bar["level"] == "failsafe" and app.bar["label"] == FAILSAFE_TITLE
+    for markup in (app.card_html,):
         text = text_of(markup)
         assert FAILSAFE_TITLE in text
         assert "contact a doctor" in text
@@ -456,27 +599,27 @@ def assert_failsafe(app: Dashboard) -> None:
 def test_an_error_in_a_callback_shows_the_failsafe_message(app, monkeypatch, caplog):
     monkeypatch.setattr(ui_dashboard, "triage", _boom)
     with caplog.at_level(logging.ERROR, logger="aid.ui"):
-        app.inputs["fever"].value = "yes"  # must not raise
+        app.answer("fever", "yes")  # must not raise
     assert_failsafe(app)
     logged = [r for r in caplog.records if r.name == "aid.ui" and r.exc_info]
     assert logged and "secret internal detail" in str(logged[0].exc_info[1])
 
     monkeypatch.undo()  # the next answer that works brings the advice back
-    app.inputs["fever"].value = "no"
+    app.answer("fever", "no")
     assert not app.failed and FAILSAFE_TITLE not in app.card_html
 
 
 def test_an_error_while_finishing_shows_the_failsafe_message(app, monkeypatch):
     answer(app, BENIGN)
     monkeypatch.setattr(ui_dashboard, "to_html", _boom)
-    app._finish_button.click()
+    app._on_msg(app.widget, {"event": "finish"})
     assert_failsafe(app)
-    assert app.download_html == ""
+    assert app.widget.finish_state == {}
 
 
-def test_an_error_inside_an_input_widget_shows_the_failsafe_message(app, monkeypatch):
+def test_an_error_while_starting_again_shows_the_failsafe_message(app, monkeypatch):
     monkeypatch.setattr(ui_dashboard, "triage", _boom)
-    app.inputs["age"].text.value = "40"
+    app._on_msg(app.widget, {"event": "reset"})
     assert_failsafe(app)
 
 
@@ -515,5 +658,6 @@ def test_failsafe_names_a_sign_of_every_emergency_group():
 
 def test_dashboard_displays_as_its_widget(app):
     bundle = app._repr_mimebundle_()
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle  # anywidget: (data, metadata)
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == app.widget.model_id
