@@ -27,7 +27,8 @@ speaks to the server exactly as the page does:
    ``_xsrf`` cookie as form field, as Voila's page does on ``beforeunload``). A refused beacon is
    counted: that kernel would outlive its page.
 
-Only :func:`choose_answer`, :func:`find_card` and :func:`is_card_update` know the questionnaire.
+Only :func:`choose_answer`, :func:`find_card` and :func:`is_card_update` know the questionnaire
+(today: the one ``AidForm`` anywidget, its ``answers`` and ``card`` traits).
 When the dashboard becomes one anywidget with an ``answers`` dict trait, they change to: find the
 model whose ``_model_name`` is ``AnyModel`` (or whose state has ``answers``), send
 ``{"answers": {"saddle_numbness": "yes"}}`` as its state patch, and recognise the card as an
@@ -81,38 +82,38 @@ CONFIG_DATA = re.compile(
 
 #: The question answered, and the answer: a warning sign, so the card must turn to Emergency.
 QUESTION = "saddle_numbness"
-ANSWER_LABEL = "Yes"
+ANSWER = "yes"
 CARD_WORD = "Emergency"
 
 
-def _classes(state: dict[str, Any]) -> list[str]:
-    return list(state.get("_dom_classes", ()))
+def _form(states: dict[str, dict[str, Any]]) -> str:
+    """The model id of the page's one questionnaire widget (``aid.ui.AidForm``, an anywidget)."""
+    for model_id, state in states.items():
+        if "answers" in state and "questions" in state and "card" in state:
+            return model_id
+    raise LookupError("no AidForm widget (a model with answers, questions and card)")
 
 
 def choose_answer(states: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-    """(widget model id, state patch) that answers ``QUESTION`` as a click on its button does.
+    """(widget model id, state patch) that answers ``QUESTION`` as the page does.
 
-    Today each question is an ipywidgets ``ToggleButtons`` with the CSS class
-    ``aid-input-<question>``; a click sends its new ``index``.
+    The page is one ``AidForm`` anywidget: a click on a choice writes the whole ``answers``
+    dict back to the kernel (form.js ``model.set("answers", ...)`` then ``save_changes``).
     """
-    css = "aid-input-" + QUESTION.replace("_", "-")
-    for model_id, state in states.items():
-        if css in _classes(state):
-            return model_id, {"index": list(state["_options_labels"]).index(ANSWER_LABEL)}
-    raise LookupError(f"no widget with class {css}")
+    model_id = _form(states)
+    answers = dict(states[model_id].get("answers") or {})
+    answers[QUESTION] = ANSWER
+    return model_id, {"answers": answers}
 
 
 def find_card(states: dict[str, dict[str, Any]]) -> str:
-    """The model id of the result card (an ``HTML`` widget with the class ``aid-card-area``)."""
-    for model_id, state in states.items():
-        if "aid-card-area" in _classes(state):
-            return model_id
-    raise LookupError("no result card")
+    """The model id that carries the result card: the same ``AidForm`` (its ``card`` trait)."""
+    return _form(states)
 
 
 def is_card_update(model_id: str, state: dict[str, Any], card_id: str) -> bool:
     """True for the kernel's update of the card that shows the answer's result."""
-    return model_id == card_id and CARD_WORD in str(state.get("value", ""))
+    return model_id == card_id and CARD_WORD in str(state.get("card", ""))
 
 
 # --------------------------------------------------------------------------------------------

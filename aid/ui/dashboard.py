@@ -278,16 +278,35 @@ class Dashboard:
             if self.record_id is not None
             else ("" if self.staff_notice else "Nothing was saved (the encounter log is off).")
         )
+        stamp = when.strftime("%Y%m%d-%H%M")
         self.widget.finish_state = {
+            **self._fhir_download(result, stamp),
             "status": "done",
             "message": f"Done. {saved} Your summary is ready.".replace("  ", " "),
             "record_id": self.record_id,
             "staff_notice": self.staff_notice,
             "href": f"data:text/html;charset=utf-8;base64,{payload}",
-            "filename": f"back-cramp-aid-summary-{when.strftime('%Y%m%d-%H%M')}.html",
+            "filename": f"back-cramp-aid-summary-{stamp}.html",
             "kb_version": result.kb_version,
         }
         self.finished = result
+
+    def _fhir_download(self, result: Result, stamp: str) -> dict[str, str]:
+        """The same encounter as a FHIR Bundle (QuestionnaireResponse + RiskAssessment) for the
+        clinic's record system. Optional: if it cannot be built, the failure is logged and only
+        the summary is offered (the advice and the summary never depend on it)."""
+        try:
+            from .. import fhir  # imported on Finish only: the FHIR models take a moment to load
+
+            bundle = fhir.bundle_json(result, dict(result.answers))
+        except Exception:  # noqa: BLE001 - an optional export must not block the summary
+            logger.exception("the FHIR Bundle could not be built")
+            return {}
+        payload = base64.b64encode(bundle.encode("utf-8")).decode("ascii")
+        return {
+            "fhir_href": f"data:application/fhir+json;base64,{payload}",
+            "fhir_filename": f"back-cramp-aid-record-{stamp}.fhir.json",
+        }
 
     def _record(self, result: Result, notes: str, subject: str | None) -> None:
         """Append the encounter to the log; a failure is logged and noted for staff, never raised."""

@@ -301,6 +301,12 @@ function render({ model, el }) {
           "Download your summary to print or show your doctor"),
         h("span", { class: "aid-help", text: ` It holds your answers, the result, the date and the knowledge-base version (${state.kb_version}).` }));
     }
+    if (state.fhir_href) {
+      download.append(
+        h("br"),
+        h("a", { class: "aid-fhir-link", href: state.fhir_href, download: state.fhir_filename },
+          "For clinic staff: the same record for the health record system (FHIR)"));
+    }
   }
 
   // The bar is fixed at the bottom of the screen. Inside Voila the page scrolls in a panel with

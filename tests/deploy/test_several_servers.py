@@ -42,28 +42,36 @@ CHROMIUM_ARGS = [  # as tests/browser/conftest.py (TECH-NOTES)
     "--no-first-run",
     "--disable-quic",
 ]
-FIRST_QUESTION = ".aid-input-location input[type=checkbox]"
+FIRST_QUESTION = "[data-question=location] input[type=checkbox]"
 PAGES = 2  # one encounter on each server (round-robin), each on its preheated kernel
 
 pytestmark = pytest.mark.browser
 
 
 def finish_encounter(page, marker: str) -> None:
-    """Complete one encounter on today's dashboard page and press its Finish button.
+    """Complete one encounter on the dashboard page (the AidForm anywidget) and press Finish.
 
-    Kept small and alone on purpose: when the dashboard's markup changes (issue 13: an anywidget
-    rewrite), only this function changes. It answers one emergency warning sign (the dashboard
-    lets an emergency finish without the other questions), types ``marker`` as the staff note so
-    the test can find the row, and waits until the page says the summary is ready, which it says
-    only after the kernel has tried to record the encounter.
+    Kept small and alone on purpose: when the dashboard's markup changes, only this function
+    changes. It answers one emergency warning sign (the dashboard lets an emergency finish without
+    the other questions), types ``marker`` as the staff note so the test can find the row, and
+    waits until the page says which record it saved, which it says only after the kernel has
+    recorded the encounter.
     """
-    page.locator(".aid-input-saddle-numbness button").get_by_text("Yes", exact=True).click()
-    notes = page.locator(".aid-notes textarea")
+    sign = page.locator("[data-question=saddle_numbness]")
+    for _ in range(10):  # questions live in steps: Next until the warning sign is shown
+        if sign.is_visible():
+            break
+        page.locator(".aid-next").click()
+    sign.locator("label.aid-choice").get_by_text("Yes", exact=True).click()
+    page.locator(".aid-bar-emergency").wait_for(state="visible")
+    notes = page.locator("textarea.aid-notes")
     notes.fill(marker)
     notes.press("Tab")
     page.locator(".aid-notes-echo").get_by_text(marker, exact=True).wait_for(state="visible")
     page.locator(".aid-finish").click()
-    page.locator(".aid-finished").wait_for(state="visible")
+    page.locator(".aid-finish-message").get_by_text("Saved as record", exact=False).wait_for(
+        state="visible"
+    )
     assert page.locator(".aid-staff-notice").inner_text().strip() == "", "the log did not save"
 
 

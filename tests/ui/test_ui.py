@@ -551,6 +551,30 @@ def test_emergency_can_be_finished_without_the_required_answers(app):
     assert app.finished is not None and "banner-emergency" in app.summary_html
 
 
+def test_finish_also_offers_the_encounter_as_a_fhir_bundle(app):
+    """The staff download: a Bundle whose RiskAssessment carries the card's urgency and whose
+    QuestionnaireResponse reads back (aid.fhir) to the answers triage used."""
+    import json
+
+    from aid import fhir, triage
+
+    app.answer("incontinence", "yes")
+    app.finish()
+    state = app.widget.finish_state
+    assert state["fhir_filename"].endswith(".fhir.json")
+    prefix = "data:application/fhir+json;base64,"
+    assert state["fhir_href"].startswith(prefix)
+    bundle = json.loads(base64.b64decode(state["fhir_href"][len(prefix) :]))
+    assert bundle["resourceType"] == "Bundle"
+    kinds = {e["resource"]["resourceType"]: e["resource"] for e in bundle["entry"]}
+    assert set(kinds) >= {"QuestionnaireResponse", "RiskAssessment"}
+    codes = json.dumps(kinds["RiskAssessment"]["prediction"][0]["outcome"])
+    assert '"emergency"' in codes
+    answers = fhir.answers_from(kinds["QuestionnaireResponse"])
+    assert answers == app.finished.answers
+    assert triage(answers).urgency is Urgency.EMERGENCY
+
+
 def test_a_log_failure_never_changes_the_advice(tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the log's folder should be")
