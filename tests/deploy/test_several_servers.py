@@ -31,17 +31,6 @@ from aid.store import EncounterLog
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as tests/browser/conftest.py (TECH-NOTES)
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 FIRST_QUESTION = "[data-question=location] input[type=checkbox]"
 PAGES = 2  # one encounter on each server (round-robin), each on its preheated kernel
 
@@ -166,10 +155,8 @@ def _kernel_websocket_opens(proxy: str, kernel_id: str, cookie: str) -> bool:
 
 
 def test_two_servers_behind_the_proxy_save_every_encounter_in_the_one_log(
-    pg_url, tmp_path, monkeypatch
+    pg_url, tmp_path, monkeypatch, browser
 ):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (make test does it)")
     EncounterLog(pg_url)  # the owner creates the schema once, before the servers start
     ports = [_free_port(), _free_port()]
     proxy_port = _free_port()
@@ -197,11 +184,6 @@ def test_two_servers_behind_the_proxy_save_every_encounter_in_the_one_log(
         _wait_port(proxy_port, haproxy, proxy_log)
         proxy = f"127.0.0.1:{proxy_port}"
 
-        from playwright.sync_api import sync_playwright
-
-        playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        stack.callback(browser.close)
         kernels: dict[str, str] = {}  # server cookie -> a kernel id of a page it rendered
         for n in range(PAGES):
             context = browser.new_context(viewport={"width": 1280, "height": 900})
