@@ -42,9 +42,10 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -450,6 +451,38 @@ def plot_overview(triaged: pd.DataFrame, knowledge: Knowledge | None = None, top
     return fig
 
 
+def check_rows_read(done: int, shape: Shape) -> None:
+    """The shape check and the CSV reader (pandas or dask) must agree on every row."""
+    if done != shape.rows:
+        raise CohortError(
+            f"read {done:,} rows where the file has {shape.rows:,}; nothing was written "
+            "(check the file's quoting)"
+        )
+
+
+@contextmanager
+def written_output(target: str, bar: _ProgressBar | None) -> Iterator[TextIO]:
+    """A file handle on ``target.partial``, renamed to ``target`` only when the block ends
+    without an error, so a failed run never leaves a half-written output. The CSV reader's own
+    errors become a :class:`CohortError`; the progress bar is closed in every case."""
+    partial = target + ".partial"
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(partial, target)
+    except pd.errors.EmptyDataError:
+        raise CohortError(
+            "the file is empty: expected a header row of question ids, then one row per person"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise CohortError(f"not a readable CSV file ({shown(str(exc), 200)})") from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+        if bar is not None:
+            bar.close()
+
+
 def triage_csv(
     source: str,
     target: str,
@@ -476,42 +509,24 @@ def triage_csv(
     shape = check_shape(source)  # before anything is written
     bar = _ProgressBar(shape.rows, stream) if shape.rows > PROGRESS_MIN_ROWS else None
     counts = pd.Series(0, index=list(REVIEW_ORDER), dtype=int)
-    partial = target + ".partial"
     done = 0
     wrote_header = False
-    try:
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            with _read_checked(source, shape, chunksize=max(1, int(chunk_rows))) as chunks:
-                for chunk in chunks:
-                    out = triage_frame(chunk, keep=keep, first_row=done + 1)
-                    csv_ready(out).to_csv(
-                        handle, index=False, header=not wrote_header, lineterminator="\n"
-                    )
-                    wrote_header = True
-                    counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
-                    done += len(chunk)
-                    if bar is not None:
-                        bar.update(done)
-            if not wrote_header:  # header only: still write the header with the result columns
-                header = _read_checked(source, shape, nrows=0)
-                triage_frame(header, keep=keep).to_csv(handle, index=False, lineterminator="\n")
-        if done != shape.rows:  # the shape check and pandas must agree on every row
-            raise CohortError(
-                f"read {done:,} rows where the file has {shape.rows:,}; nothing was written "
-                "(check the file's quoting)"
-            )
-        os.replace(partial, target)  # no half-written output file on failure
-    except pd.errors.EmptyDataError:
-        raise CohortError(
-            "the file is empty: expected a header row of question ids, then one row per person"
-        ) from None
-    except pd.errors.ParserError as exc:
-        raise CohortError(f"not a readable CSV file ({shown(str(exc), 200)})") from None
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-        if bar is not None:
-            bar.close()
+    with written_output(target, bar) as handle:
+        with _read_checked(source, shape, chunksize=max(1, int(chunk_rows))) as chunks:
+            for chunk in chunks:
+                out = triage_frame(chunk, keep=keep, first_row=done + 1)
+                csv_ready(out).to_csv(
+                    handle, index=False, header=not wrote_header, lineterminator="\n"
+                )
+                wrote_header = True
+                counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
+                done += len(chunk)
+                if bar is not None:
+                    bar.update(done)
+        if not wrote_header:  # header only: still write the header with the result columns
+            header = _read_checked(source, shape, nrows=0)
+            triage_frame(header, keep=keep).to_csv(handle, index=False, lineterminator="\n")
+        check_rows_read(done, shape)
     return counts
 
 

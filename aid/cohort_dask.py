@@ -38,9 +38,11 @@ from .cohort import (
     CohortError,
     Shape,
     _ProgressBar,
+    check_rows_read,
     check_shape,
     csv_ready,
     triage_frame,
+    written_output,
 )
 from .knowledge import Knowledge
 
@@ -147,43 +149,25 @@ def triage_csv_dask(
     shape = _checked_shape(source)  # before anything is written
     workers = max(1, workers or len(os.sched_getaffinity(0)))
     counts = pd.Series(0, index=list(REVIEW_ORDER), dtype=int)
-    partial = target + ".partial"
     bar = _ProgressBar(shape.rows, stream) if shape.rows > PROGRESS_MIN_ROWS else None
     done = 0
-    try:
+    with written_output(target, bar) as handle:  # .partial until every row is written
         raw = _read_dask(source, shape, blocksize)
         parts = triage_dask(raw, keep=keep).to_delayed()
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            for start in range(0, len(parts), workers):
-                batch = parts[start : start + workers]
-                try:
-                    results = dask.compute(*batch, scheduler="threads", num_workers=workers)
-                except PartitionCohortError as exc:
-                    _raise_with_file_rows(raw, exc, start, done, keep)
-                    raise
-                for i, out in enumerate(results, start):
-                    csv_ready(out).to_csv(handle, index=False, header=(i == 0), lineterminator="\n")
-                    counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
-                    done += len(out)
-                    if bar is not None:
-                        bar.update(done)
-        if done != shape.rows:  # the shape check and dask must agree on every row
-            raise CohortError(
-                f"read {done:,} rows where the file has {shape.rows:,}; nothing was written "
-                "(check the file's quoting)"
-            )
-        os.replace(partial, target)  # no half-written output file on failure
-    except pd.errors.EmptyDataError:
-        raise CohortError(
-            "the file is empty: expected a header row of question ids, then one row per person"
-        ) from None
-    except pd.errors.ParserError as exc:
-        raise CohortError(f"not a readable CSV file ({str(exc)[:200]})") from None
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-        if bar is not None:
-            bar.close()
+        for start in range(0, len(parts), workers):
+            batch = parts[start : start + workers]
+            try:
+                results = dask.compute(*batch, scheduler="threads", num_workers=workers)
+            except PartitionCohortError as exc:
+                _raise_with_file_rows(raw, exc, start, done, keep)
+                raise
+            for i, out in enumerate(results, start):
+                csv_ready(out).to_csv(handle, index=False, header=(i == 0), lineterminator="\n")
+                counts += out["urgency"].value_counts().reindex(counts.index, fill_value=0)
+                done += len(out)
+                if bar is not None:
+                    bar.update(done)
+        check_rows_read(done, shape)
     return counts
 
 
