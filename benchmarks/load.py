@@ -11,8 +11,10 @@ speaks to the server exactly as the page does:
 
 1. ``GET /`` (keeping the cookies), read ``kernelId`` from the page's ``jupyter-config-data`` and
    check the cell output holds the widget (``application/vnd.jupyter.widget-view+json``); a page
-   without it is a **blank page** (the server ran out of time); HTTP 503 is the **busy** page
-   (the open-page limit, ``ClinicIdentityProvider.max_sessions``).
+   without it is a **blank page** (the server ran out of time). HTTP 503 is a **waiting page**
+   (``aid.serving``: "getting ready" when no built page is in the pool, "busy" at the open-page
+   limit ``ClinicIdentityProvider.max_sessions``); it reloads itself (meta refresh), and the
+   client follows it as a browser does, within the session's timeout.
 2. Open ``/api/kernels/<id>/channels`` with the ``v1.kernel.websocket.jupyter.org`` subprotocol
    (binary frames, jupyter_server's own serializer), send ``kernel_info_request`` and wait for
    the reply, as ``KernelConnection`` does on connect.
@@ -35,7 +37,8 @@ model whose ``_model_name`` is ``AnyModel`` (or whose state has ``answers``), se
 ``update`` of that same model whose state carries the new card (for example ``card_html`` naming
 Emergency). Steps 1-3 and 5 stay as they are.
 
-Printed per N: pages that worked, blank pages, busy pages, errors, time to usable and answer to
+Printed per N: pages that worked, blank pages, visitors who saw a waiting page (by kind), visitors
+still waiting at the timeout, errors, time to usable (waits included) and answer to
 card (p50, p95, max), server memory (Voila and all its kernels, resident) with every session open,
 memory per session, and kernels left after the pages closed. Every loop is bounded in count and in
 time (``--timeout`` per session), and the script stops the server it started.
@@ -123,9 +126,14 @@ def is_card_update(model_id: str, state: dict[str, Any], card_id: str) -> bool:
 
 @dataclass
 class Session:
-    """One visitor's outcome: ``ok``, ``blank``, ``busy`` or ``error`` (with ``detail``)."""
+    """One visitor's outcome: ``ok``, ``blank``, ``waiting`` (still on the waiting page at the
+    timeout) or ``error`` (with ``detail``). ``waits`` counts the waiting pages seen before the
+    questionnaire, by kind (``getting-ready``: no built page in the pool; ``busy``: the open-page
+    limit); time to usable includes them."""
 
     outcome: str = "error"
+    waits: dict[str, int] = field(default_factory=dict)
+    waited_s: float = 0.0
     usable_s: float | None = None
     answer_ms: float | None = None
     detail: str = ""
@@ -196,6 +204,19 @@ def has_widget_output(html: str) -> bool:
     return any(WIDGET_VIEW in output for output in CELL_OUTPUT.findall(html))
 
 
+#: The waiting page (``503.html`` of the aid template): its kind and its reload interval.
+WAIT_KIND = re.compile(r'data-aid-wait="([a-z-]+)"')
+REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+)"')
+
+
+def waiting_page(html: str) -> tuple[str, int] | None:
+    """(kind, seconds until the page reloads itself) of a waiting page, else None."""
+    kind, refresh = WAIT_KIND.search(html), REFRESH.search(html)
+    if kind and refresh:
+        return kind.group(1), int(refresh.group(1))
+    return None
+
+
 def _cookies(response: Any) -> dict[str, str]:
     jar = {}
     for line in response.headers.get_list("Set-Cookie"):
@@ -211,12 +232,25 @@ async def run_session(base_url: str, timeout: float = 60.0) -> Session:
     client = AsyncHTTPClient()
     start = time.perf_counter()
     try:
-        response = await client.fetch(base_url, raise_error=False, request_timeout=timeout)
+        # A waiting page reloads itself (meta refresh), as a browser would follow it.
+        while True:
+            remaining = max(deadline - time.monotonic(), 0.01)
+            response = await client.fetch(base_url, raise_error=False, request_timeout=remaining)
+            if response.code != 503:
+                break
+            wait = waiting_page(response.body.decode("utf-8", "replace"))
+            if wait is None:
+                result.detail = "HTTP 503 without the waiting page"
+                return result
+            kind, seconds = wait
+            result.waits[kind] = result.waits.get(kind, 0) + 1
+            if time.monotonic() + seconds >= deadline:
+                result.outcome = "waiting"
+                result.detail = f"still on the {kind} waiting page after {timeout:.0f} s"
+                return result
+            await asyncio.sleep(seconds)
+        result.waited_s = time.perf_counter() - start if result.waits else 0.0
         result.timings["page_s"] = time.perf_counter() - start
-        if response.code == 503:
-            result.outcome = "busy"
-            result.detail = "503 busy page"
-            return result
         if response.code != 200:
             result.detail = f"HTTP {response.code}"
             return result
@@ -381,13 +415,18 @@ class Server:
             log.seek(self.log_start)
             return log.read().decode("utf-8", errors="replace")
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        """Ready when the preheated pool is filled (a bounded wait)."""
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Ready when the preheated pool is filled and, with ``aid.serving.ClinicKernelManager``,
+        every kernel of it has built its page, so a visitor gets the questionnaire, not the
+        waiting page (a bounded wait)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Voila exited:\n{self.log_text()}")
-            if re.search(r"Kernel pool of \S+ is filled", self.log_text()):
+            text = self.log_text()
+            filled = re.search(r"Kernel pool of \S+ is filled", text)
+            built = "Kernels start " not in text or text.count("start slot free again") >= self.pool
+            if filled and built:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"Voila not ready after {timeout:.0f} s:\n{self.log_text()}")
@@ -499,7 +538,10 @@ def summarise(n: int, sessions: list[Session], mem_before: float, mem_open: floa
         "n": n,
         "ok": len(ok),
         "blank": sum(s.outcome == "blank" for s in sessions),
-        "busy": sum(s.outcome == "busy" for s in sessions),
+        "waited": sum(bool(s.waits) for s in sessions),
+        "waited_ready": sum("getting-ready" in s.waits for s in sessions),
+        "waited_busy": sum("busy" in s.waits for s in sessions),
+        "still_waiting": sum(s.outcome == "waiting" for s in sessions),
         "errors": sum(s.outcome == "error" for s in sessions),
         "beacon_refused": sum(
             s.beacon_status is not None and s.beacon_status >= 400 for s in sessions
@@ -592,14 +634,17 @@ async def _run_and_measure(server: Server, n: int, timeout: float) -> list[Sessi
 def _print_table(rows: list[dict]) -> None:
     print()
     print(
-        "| N | worked | blank | busy | errors | usable p50 / p95 / max (s) "
+        "| N | worked | blank | waited (getting ready / busy) | still waiting | errors "
+        "| usable p50 / p95 / max (s) "
         "| answer to card p50 / p95 / max (ms) | server MB (peak) | MB per session "
         "| beacons refused | kernels after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['n']} | {r['ok']}/{r['n']} | {r['blank']} | {r['busy']} | {r['errors']} "
+            f"| {r['n']} | {r['ok']}/{r['n']} | {r['blank']} "
+            f"| {r['waited']} ({r['waited_ready']} / {r['waited_busy']}) "
+            f"| {r['still_waiting']} | {r['errors']} "
             f"| {r['usable_p50']:.2f} / {r['usable_p95']:.2f} / {r['usable_max']:.2f} "
             f"| {r['answer_p50']:.0f} / {r['answer_p95']:.0f} / {r['answer_max']:.0f} "
             f"| {r['mem_open']:.0f} | {r['mem_per_session']:.0f} | {r['beacon_refused']} "

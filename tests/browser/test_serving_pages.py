@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,35 @@ def test_empty_cell_output_shows_the_failsafe_at_once(browser, tmp_path):
         box = page.locator(NOT_SHOWN)
         box.wait_for(state="visible", timeout=5_000)
         assert EMERGENCY_SIGNS[0] in box.inner_text()
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_a_visitor_with_no_page_built_is_told_to_wait_then_gets_the_questionnaire(
+    browser, tmp_path, first_question
+):
+    """Pool of 1, taken by another visitor, refill held back 4 s: Chromium shows the waiting page
+    in words with the warning signs, and then the questionnaire, without anyone reloading."""
+    load = _benchmark()
+    config_dir = _small_config(tmp_path)
+    config = json.loads((config_dir / "voila.json").read_text())
+    config["VoilaKernelManager"] = {"fill_delay": 4}
+    (config_dir / "voila.json").write_text(json.dumps(config))
+    server = load.Server(tmp_path, config_dir=config_dir)
+    context = browser.new_context()
+    try:
+        server.wait_ready()
+        with urllib.request.urlopen(server.url, timeout=60) as other:  # takes the built page
+            assert other.status == 200
+        page = context.new_page()
+        page.goto(server.url)
+        status = page.get_by_role("status")
+        assert "Getting the questionnaire ready" in status.inner_text()
+        text = page.locator("main").inner_text()
+        assert "do not need to do anything" in text and EMERGENCY_SIGNS[0] in text
+        page.wait_for_selector(first_question, state="visible", timeout=90_000)
+        assert page.locator("[data-aid-wait]").count() == 0
     finally:
         context.close()
         server.stop()

@@ -11,7 +11,14 @@ from pathlib import Path
 from traitlets.utils.importstring import import_item
 
 from aid.report import EMERGENCY_SIGNS
-from aid.serving import FAILSAFE_PARTIAL, KERNEL_ID, TEMPLATE_DIR, OpenPages, failsafe_partial
+from aid.serving import (
+    FAILSAFE_PARTIAL,
+    KERNEL_ID,
+    TEMPLATE_DIR,
+    WAITING_PARTIAL,
+    OpenPages,
+    template_partials,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / "voila.json").read_text())
@@ -19,15 +26,20 @@ CONFIG = json.loads((ROOT / "voila.json").read_text())
 
 def test_page_failsafe_is_generated_from_the_dashboards_own():
     """Run scripts/make_page_failsafe.py after changing the fail-safe or the warning signs."""
-    assert FAILSAFE_PARTIAL.read_text(encoding="utf-8") == failsafe_partial()
-    assert all(
-        sign.replace("'", "&#x27;") in FAILSAFE_PARTIAL.read_text() for sign in EMERGENCY_SIGNS
-    )
+    partials = template_partials()
+    assert set(partials) == {FAILSAFE_PARTIAL, WAITING_PARTIAL}
+    for path, text in partials.items():
+        assert path.read_text(encoding="utf-8") == text, path.name
+        assert all(sign.replace("'", "&#x27;") in text for sign in EMERGENCY_SIGNS), path.name
+    assert "something went wrong" in partials[FAILSAFE_PARTIAL]
+    assert "something went wrong" not in partials[WAITING_PARTIAL]
 
 
-def test_every_page_of_the_template_includes_the_failsafe():
-    for name in ("index.html.j2", "error.html", "503.html"):
+def test_every_page_of_the_template_includes_the_warning_signs():
+    for name in ("index.html.j2", "error.html"):
         assert "{% include 'aid_failsafe.html' %}" in (TEMPLATE_DIR / name).read_text(), name
+    # The waiting page: nothing went wrong, the same signs under "While you wait".
+    assert "{% include 'aid_waiting_signs.html' %}" in (TEMPLATE_DIR / "503.html").read_text()
     assert json.loads((TEMPLATE_DIR / "conf.json").read_text())["base_template"] == "lab"
 
 
