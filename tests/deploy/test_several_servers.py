@@ -102,23 +102,33 @@ def _process(command: list[str], log: Path, env: dict[str, str]) -> Iterator[sub
             proc.wait(timeout=10)
 
 
+#: Each server serves one page here; a pool of 2 spares the suite building 2 x 25 kernels.
+POOL = 2
+
+
 def _voila_command(port: int) -> list[str]:
-    """As ``make dashboard`` and tests/browser/conftest.py start it, on another port."""
+    """As ``make dashboard`` and tests/browser/conftest.py start it, on another port and with a
+    pool of ``POOL``."""
     return [
         str(Path(sys.executable).with_name("voila")),
         f"--Voila.config_file_paths={ROOT}",
         f"--port={port}",
         "--Voila.port_retries=0",
+        f"--VoilaConfiguration.default_pool_size={POOL}",
         str(NOTEBOOK.relative_to(ROOT)),
     ]
 
 
 def _wait_voila(url: str, log: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the pool is filled and every kernel in it has built its page (aid.serving)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"Voila exited:\n{log.read_text(errors='replace')[-3000:]}")
-        if re.search(r"Kernel pool of \S+ is filled", log.read_text(errors="replace")):
+        text = log.read_text(errors="replace")
+        if re.search(r"Kernel pool of \S+ is filled", text) and (
+            text.count("start slot free again") >= POOL
+        ):
             return
         time.sleep(0.2)
     raise RuntimeError(f"Voila not ready at {url}:\n{log.read_text(errors='replace')[-3000:]}")
