@@ -104,6 +104,12 @@ def masked_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def _words(exc: Any) -> str:
+    """A psycopg error's message on one line (libpq's span several, with tabs)."""
+    text = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+    return " ".join(text.split())
+
+
 class PostgresEncounterLog(EncounterLog):
     """:class:`aid.store.EncounterLog` on PostgreSQL; made by ``EncounterLog("postgresql://...")``."""
 
@@ -223,7 +229,7 @@ class PostgresEncounterLog(EncounterLog):
         """Translate a psycopg error into words a clinic's staff can act on."""
         from psycopg import errors
 
-        text = (getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)).strip()
+        text = _words(exc)
         if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
             return StoreError(
                 self.path,
@@ -400,7 +406,7 @@ class PostgresEncounterLog(EncounterLog):
         encounter would be in the log twice."""
         import psycopg
 
-        why = (getattr(getattr(lost, "diag", None), "message_primary", None) or str(lost)).strip()
+        why = _words(lost)
         status = None
         try:
             con = self._open()
@@ -416,7 +422,8 @@ class PostgresEncounterLog(EncounterLog):
                         (int(xid) % 2**32,),
                     ).fetchall()
                     if len(found) == 1:
-                        self._con, self._con_pid, con = con, os.getpid(), None  # keep it
+                        if self._con is None:  # keep it for the next operations
+                            self._con, self._con_pid, con = con, os.getpid(), None
                         return int(found[0][0])
                     status = f"committed, but its row was not found ({len(found)} rows)"
             except psycopg.Error:
