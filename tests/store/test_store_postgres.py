@@ -17,7 +17,6 @@ import psycopg
 import pytest
 from test_store_damaged_rows import GOOD, ROW_CASES, Sql
 
-import aid
 from aid import __main__ as cli
 from aid.store import EncounterLog, StoreError
 from aid.store_postgres import masked_url
