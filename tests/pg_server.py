@@ -121,12 +121,14 @@ class PgServer:
             time.sleep(0.01)
         # The postmaster's parent is init, which may take a moment to reap it; until then the
         # new postmaster takes the zombie for a running server ("lock file postmaster.pid
-        # already exists"). Everything is dead, so the lock file is stale: remove it, as an
+        # already exists"). Everything is dead, so the lock files are stale: remove them, as an
         # administrator would after a crash.
-        while Path(f"/proc/{postmaster}").exists() and time.monotonic() < deadline:
+        reaped_by = time.monotonic() + 2
+        while Path(f"/proc/{postmaster}").exists() and time.monotonic() < reaped_by:
             time.sleep(0.01)
         if Path(f"/proc/{postmaster}").exists():
-            (self.data / "postmaster.pid").unlink()
+            for lock in (self.data / "postmaster.pid", self.folder / f".s.PGSQL.{self.port}.lock"):
+                lock.unlink(missing_ok=True)
 
 
 def _all_pids() -> list[int]:
