@@ -228,6 +228,8 @@ class EncounterLog:
     Opening checks the schema once: an empty file gets the current schema, an older known schema
     is migrated forward in one transaction, anything else is refused. Each operation then uses its
     own short-lived connection, so an instance is safe to share between threads and processes.
+    (The PostgreSQL log keeps one connection per instance and process instead: see
+    :mod:`aid.store_postgres`. Both can be closed with :meth:`close` or a ``with`` block.)
     There is deliberately no update or delete method, and triggers refuse both in SQL too.
     """
 
@@ -268,6 +270,17 @@ class EncounterLog:
 
     def __repr__(self) -> str:
         return f"EncounterLog({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Release what the log holds open. The SQLite log holds nothing between operations,
+        so this does nothing; the PostgreSQL log closes its kept connection. Either way the
+        log stays usable (the next operation connects again)."""
+
+    def __enter__(self) -> EncounterLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- connections and errors -------------------------------------------------------------
 
@@ -864,12 +877,24 @@ def is_postgres_url(target: Any) -> bool:
 def default_log() -> EncounterLog | None:
     """The log the dashboard writes: None when env ``AID_DB`` is ``off``, else the file or
     ``postgresql://`` URL it names (default :data:`DEFAULT_PATH`). May raise :class:`StoreError`;
-    callers show the advice anyway.
+    callers show the advice anyway. For a ``postgresql://`` URL it is the same object at every
+    call in a process (its one connection is reused).
     """
     setting = os.environ.get("AID_DB", "").strip()
     if setting.lower() == "off":
         return None
+    if is_postgres_url(setting):
+        log = _SHARED_LOGS.get(setting)
+        if log is None:
+            log = _SHARED_LOGS[setting] = EncounterLog(setting)
+        return log
     return EncounterLog(setting or DEFAULT_PATH)
+
+
+#: default_log()'s PostgreSQL logs, one per URL in this process, so that a dashboard kernel
+#: keeps one connection for all its encounters instead of connecting for each. A SQLite log
+#: holds nothing open, so it is opened anew each time (a moved file is recreated at once).
+_SHARED_LOGS: dict[str, EncounterLog] = {}
 
 
 # -- pure helpers for the clinician notebook ------------------------------------------------

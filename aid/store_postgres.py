@@ -22,16 +22,23 @@ What carries over from the SQLite log, and how:
   server's default ``synchronous_commit = on``).
 - **Readers** (``create=False``, as ``python -m aid log export``) use read-only transactions and
   never create or change anything.
+- **One connection per log object** (and per process), opened at the first operation and kept:
+  connecting for every append made 8 processes x 500 appends take minutes (issue 13). A kept
+  connection may have been closed by the server since (restart, idle timeout); an operation that
+  finds it so runs once more on a new one, but only where that cannot store anything twice (see
+  :meth:`PostgresEncounterLog._insert`). A child made by ``fork()`` opens its own and never
+  closes the parent's (that would end the parent's session). :meth:`close` or ``with`` ends it.
 
 The URL's password never appears in a message: :attr:`path` shows the URL with it masked.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .store import (
     _APPEND_ONLY,
@@ -43,6 +50,11 @@ from .store import (
 )
 
 __all__ = ["PostgresEncounterLog", "masked_url"]
+
+_T = TypeVar("_T")
+#: Connections inherited through fork(), kept (never used, never closed) in the child: see
+#: PostgresEncounterLog._connection.
+_INHERITED: list[Any] = []
 
 _LEVELS = ", ".join(f"'{u}'" for u in URGENCY_LEVELS)
 #: Every statement of schema version 1, run in one transaction.
@@ -98,6 +110,12 @@ def masked_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def _words(exc: Any) -> str:
+    """A psycopg error's message on one line (libpq's span several, with tabs)."""
+    text = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+    return " ".join(text.split())
+
+
 class PostgresEncounterLog(EncounterLog):
     """:class:`aid.store.EncounterLog` on PostgreSQL; made by ``EncounterLog("postgresql://...")``."""
 
@@ -106,6 +124,9 @@ class PostgresEncounterLog(EncounterLog):
         self.path = masked_url(self._url)
         self.busy_timeout = float(busy_timeout)
         self._create = create
+        self._lock = threading.RLock()  # one operation at a time on the kept connection
+        self._con: Any = None  # opened by the first operation, kept for the next ones
+        self._con_pid = 0  # the process that opened it
         try:
             import psycopg  # noqa: F401 - the [postgres] extra
         except ImportError:
@@ -120,11 +141,23 @@ class PostgresEncounterLog(EncounterLog):
     def __repr__(self) -> str:
         return f"EncounterLog({self.path!r})"
 
-    # -- connections and errors -------------------------------------------------------------
+    # -- the kept connection ---------------------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[Any]:
-        """One connection for one operation; every psycopg error leaves as a StoreError."""
+    def close(self) -> None:
+        """Close the kept connection (the log stays usable: the next operation opens another)."""
+        with self._lock:
+            con, self._con = self._con, None
+            if con is not None and self._con_pid == os.getpid():
+                con.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing to report to at garbage collection
+            pass
+
+    def _open(self) -> Any:
+        """A new connection; a reader's never writes (its transactions are read-only)."""
         import psycopg
 
         try:
@@ -139,17 +172,70 @@ class PostgresEncounterLog(EncounterLog):
         try:
             if not self._create:  # a reader never writes into the log it reads
                 con.execute("SET default_transaction_read_only = on")
-            yield con
         except psycopg.Error as exc:
+            con.close()
             raise self._error(exc) from None
-        finally:
-            con.close()  # an open transaction is rolled back by the server
+        return con
+
+    def _connection(self) -> tuple[Any, bool]:
+        """The kept connection, opened when there is none, and whether it was kept from an
+        earlier operation (then the server may have closed it since: restarted, or an idle
+        timeout). Call with ``self._lock`` held."""
+        if self._con is not None and self._con_pid != os.getpid():
+            # Inherited through fork(): its socket is the parent's session. Never use it, and
+            # never close it (closing tells the server to end the parent's session); keep a
+            # reference so that psycopg does not warn about it being dropped while open.
+            _INHERITED.append(self._con)
+            self._con = None
+        if self._con is not None and not self._con.closed:
+            return self._con, True
+        self._con, self._con_pid = self._open(), os.getpid()
+        return self._con, False
+
+    def _discard(self, con: Any) -> None:
+        """Forget ``con`` after an error unless it is idle and sound (then it is kept)."""
+        from psycopg.pq import TransactionStatus
+
+        if not con.closed and con.info.transaction_status == TransactionStatus.IDLE:
+            return
+        if self._con is con:
+            self._con = None
+        con.close()
+
+    def _run(self, work: Callable[[Any], _T]) -> _T:
+        """``work(connection)`` on the kept connection; every psycopg error leaves as a
+        StoreError. ``work`` must change nothing (reads, and the schema check whose creation
+        is all or nothing and repeats safely): if the kept connection turns out to be closed
+        by the server, it runs once more on a new connection."""
+        import psycopg
+
+        with self._lock:
+            con, kept = self._connection()
+            try:
+                return work(con)
+            except psycopg.Error as exc:
+                lost = con.closed or con.broken
+                self._discard(con)
+                if not (kept and lost):
+                    raise self._error(exc) from None
+            except BaseException:
+                self._discard(con)
+                raise
+            con, _ = self._connection()  # the server closed the kept one: one more try
+            try:
+                return work(con)
+            except psycopg.Error as exc:
+                self._discard(con)
+                raise self._error(exc) from None
+            except BaseException:
+                self._discard(con)
+                raise
 
     def _error(self, exc: Any) -> StoreError:
         """Translate a psycopg error into words a clinic's staff can act on."""
         from psycopg import errors
 
-        text = (getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)).strip()
+        text = _words(exc)
         if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
             return StoreError(
                 self.path,
@@ -232,32 +318,33 @@ class PostgresEncounterLog(EncounterLog):
             )
 
     def _open_schema(self) -> None:
-        with self._connect() as con:
+        self._run(self._check_or_create_schema)
+
+    def _check_or_create_schema(self, con: Any) -> None:
+        version = self._schema_version(con)
+        if version is not None:
+            self._refuse_unknown(version)
+            return
+        if not self._create:
+            raise StoreError(
+                self.path,
+                "the database holds no encounter log (no tables); it was left unchanged",
+                "Check AID_DB or --db; the dashboard creates the log at its first completed triage",
+            )
+        with con.transaction():
+            self._set_lock_timeout(con)
+            # Another process may be creating the schema right now: wait for it, re-read.
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
             version = self._schema_version(con)
             if version is not None:
                 self._refuse_unknown(version)
                 return
-            if not self._create:
-                raise StoreError(
-                    self.path,
-                    "the database holds no encounter log (no tables); it was left unchanged",
-                    "Check AID_DB or --db; the dashboard creates the log at its first completed "
-                    "triage",
-                )
-            with con.transaction():
-                self._set_lock_timeout(con)
-                # Another process may be creating the schema right now: wait for it, re-read.
-                con.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-                version = self._schema_version(con)
-                if version is not None:
-                    self._refuse_unknown(version)
-                    return
-                for statement in _CREATE_V1:
-                    con.execute(statement)
-                con.execute(
-                    "INSERT INTO schema_version (version, applied_utc) VALUES (%s, %s)",
-                    (SCHEMA_VERSION, _utc_now()),
-                )
+            for statement in _CREATE_V1:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_version (version, applied_utc) VALUES (%s, %s)",
+                (SCHEMA_VERSION, _utc_now()),
+            )
 
     def _set_lock_timeout(self, con: Any) -> None:
         con.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout * 1000)}")
@@ -265,30 +352,116 @@ class PostgresEncounterLog(EncounterLog):
     # -- writing and reading ----------------------------------------------------------------
 
     def _insert(self, values: tuple[Any, ...]) -> int:
-        # Pipeline mode: BEGIN, the settings, the lock, the INSERT and COMMIT go in one round
-        # trip instead of five (errors still stop the transaction and are raised here).
-        with self._connect() as con, con.pipeline(), con.transaction():
-            self._set_lock_timeout(con)
-            con.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.encounters'))")
-            # The time is the server's, read under the lock (clock_timestamp(), not a time
-            # taken here: in a pipeline this line runs before the lock is granted), so ids and
-            # times increase together, and several app servers share one clock.
-            row = con.execute(
-                "INSERT INTO encounters (id, created_utc, subject, urgency, kb_version,"
-                " aid_version, answers_json, result_json, notes)"
-                " SELECT coalesce(max(id), 0) + 1, to_char(clock_timestamp() AT TIME ZONE 'UTC',"
-                ' \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\'), %s, %s, %s, %s, %s, %s, %s'
-                " FROM encounters RETURNING id",
-                values,
-            ).fetchone()
-        return int(row[0])
+        """Write one row in one transaction on the kept connection, in two round trips.
+
+        1. BEGIN and the transaction's id (``pg_current_xact_id()``). Nothing can be committed
+           yet, so if the kept connection turns out to be closed by the server (it restarted),
+           the append is made again, once, on a new connection: it cannot be stored twice.
+        2. In one pipeline: the lock timeout, the advisory lock, the INSERT and COMMIT. If the
+           connection is lost here, the COMMIT may or may not have happened: the server is
+           asked, on a new connection, whether that transaction committed (:meth:`_verify`);
+           the append is never simply made again.
+        """
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                con, kept = self._connection()
+                xid: str | None = None
+                try:
+                    with con.pipeline(), con.transaction():
+                        xid = con.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+                        self._set_lock_timeout(con)
+                        con.execute(
+                            "SELECT pg_advisory_xact_lock(hashtext(current_schema() ||"
+                            " '.encounters'))"
+                        )
+                        # The time is the server's, read under the lock (clock_timestamp(),
+                        # not a time taken here: in a pipeline this line runs before the lock
+                        # is granted), so ids and times increase together, and several app
+                        # servers share one clock.
+                        cursor = con.execute(
+                            "INSERT INTO encounters (id, created_utc, subject, urgency,"
+                            " kb_version, aid_version, answers_json, result_json, notes)"
+                            " SELECT coalesce(max(id), 0) + 1, to_char(clock_timestamp() AT"
+                            " TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), %s, %s, %s,"
+                            " %s, %s, %s, %s FROM encounters RETURNING id",
+                            values,
+                        )
+                    row = cursor.fetchone()  # after COMMIT: the pipeline ended
+                except psycopg.Error as exc:
+                    lost = con.closed or con.broken
+                    self._discard(con)
+                    if not lost:  # refused by the server and rolled back: nothing stored
+                        raise self._error(exc) from None
+                    if xid is not None:  # COMMIT was sent or about to be: ask the server
+                        return self._verify(xid, exc)
+                    if not (kept and attempt == 1):
+                        raise self._error(exc) from None
+                    continue  # the kept connection was dead before anything was stored
+                except BaseException:
+                    self._discard(con)
+                    raise
+                return int(row[0])
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _verify(self, xid: str, lost: Any) -> int:
+        """The id stored by transaction ``xid`` whose COMMIT's outcome is unknown (the
+        connection was lost), asked of the server on a new connection; StoreError unless it
+        certainly committed. Why not append again: if the first COMMIT did happen, the
+        encounter would be in the log twice."""
+        import psycopg
+
+        why = _words(lost)
+        status = None
+        try:
+            con = self._open()
+        except StoreError:
+            con = None
+        if con is not None:
+            try:
+                status = con.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()[0]
+                if status == "committed":
+                    # xmin is the 32-bit transaction id that wrote each row
+                    found = con.execute(
+                        "SELECT id FROM encounters WHERE xmin::text::bigint = %s",
+                        (int(xid) % 2**32,),
+                    ).fetchall()
+                    if len(found) == 1:
+                        if self._con is None:  # keep it for the next operations
+                            self._con, self._con_pid, con = con, os.getpid(), None
+                        return int(found[0][0])
+                    status = f"committed, but its row was not found ({len(found)} rows)"
+            except psycopg.Error:
+                status = None
+            finally:
+                if con is not None:
+                    con.close()
+        if status == "aborted":
+            raise StoreError(
+                self.path,
+                f"the connection to the PostgreSQL server was lost before the encounter was "
+                f"committed ({why}); the server confirms nothing was stored",
+                "Check that the server runs and try again",
+            )
+        raise StoreError(
+            self.path,
+            f"the connection to the PostgreSQL server was lost while the encounter was being "
+            f"committed ({why}), and the server could not confirm whether it was stored "
+            f"(transaction {xid}: {status or 'server not reachable'}); it may or may not be in "
+            "the log",
+            "Check that the server runs, then look for this encounter in the log (for example "
+            "`python -m aid log export`) before entering it again",
+        )
 
     def _fetch(self, encounter_id: int | None = None) -> list[tuple[Any, ...]]:
-        with self._connect() as con:
-            if encounter_id is None:
-                return con.execute(_SELECT + " ORDER BY id").fetchall()
-            return con.execute(_SELECT + " WHERE id = %s", (encounter_id,)).fetchall()
+        if encounter_id is None:
+            return self._run(lambda con: con.execute(_SELECT + " ORDER BY id").fetchall())
+        return self._run(
+            lambda con: con.execute(_SELECT + " WHERE id = %s", (encounter_id,)).fetchall()
+        )
 
     def count(self) -> int:
-        with self._connect() as con:
-            return int(con.execute("SELECT count(*) FROM encounters").fetchone()[0])
+        return self._run(
+            lambda con: int(con.execute("SELECT count(*) FROM encounters").fetchone()[0])
+        )

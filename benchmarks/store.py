@@ -1,6 +1,6 @@
 """Encounter-log throughput: appends per second from one process and from 8 at once, and reads,
 on SQLite and on PostgreSQL (a throwaway local server from tests/pg_server.py, as in the tests;
-each append opens its own connection, as in the app).
+each log object keeps one connection for all its appends, as in the app).
 
 Run: ``.venv/bin/python benchmarks/store.py`` (prints figures; asserts nothing). Each run uses a
 fresh file in a temporary folder on the same disk as the system temp dir; every append is a full

@@ -16,9 +16,11 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,55 @@ class PgServer:
     def stop(self, mode: str = "fast") -> None:
         self.pg_ctl("-w", "-t", "60", "-m", mode, "stop")
 
+    def crash(self) -> None:
+        """Kill the server hard, as an out-of-memory kill or a crash would: SIGKILL to the
+        postmaster and to every server process, with no shutdown of any kind. The next
+        :meth:`start` runs PostgreSQL's crash recovery."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGSTOP)  # no new backend is forked while we look
+        children = [pid for pid in _all_pids() if _parent(pid) == postmaster]
+        for pid in [*children, postmaster]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in [*children, postmaster]):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the killed PostgreSQL processes did not go away")
+            time.sleep(0.01)
+        # The postmaster's parent is init, which may take a moment to reap it; until then the
+        # new postmaster takes the zombie for a running server ("lock file postmaster.pid
+        # already exists"). Everything is dead, so the lock files are stale: remove them, as an
+        # administrator would after a crash.
+        reaped_by = time.monotonic() + 2
+        while Path(f"/proc/{postmaster}").exists() and time.monotonic() < reaped_by:
+            time.sleep(0.01)
+        if Path(f"/proc/{postmaster}").exists():
+            for lock in (self.data / "postmaster.pid", self.folder / f".s.PGSQL.{self.port}.lock"):
+                lock.unlink(missing_ok=True)
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still exists and is not a zombie (a zombie holds nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
 
 def _as_server_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
@@ -151,8 +202,6 @@ def remove(server: PgServer) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
-    import time
-
     srv = start_server()
     srv.create_database("aid")
     print(f"AID_DB={srv.url('aid')}  (Ctrl-C stops and deletes the server)", flush=True)

@@ -36,6 +36,7 @@ from aid.store import (
     is_postgres_url,
     per_day_urgency,
 )
+from aid.store_postgres import PostgresEncounterLog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -243,8 +244,9 @@ def test_triggers_make_the_table_append_only(log, cases, results):
 
 
 def test_the_api_has_no_way_to_change_or_remove_an_encounter():
-    public = {name for name in dir(EncounterLog) if not name.startswith("_")}
-    assert public == {"append", "get", "count", "to_frame"}
+    for cls in (EncounterLog, PostgresEncounterLog):  # the two back ends: the same interface
+        public = {name for name in dir(cls) if not name.startswith("_")}
+        assert public == {"append", "get", "count", "to_frame", "close"}
 
 
 def test_partial_or_invalid_json_cannot_be_written_even_behind_the_api(log, cases, results):

@@ -100,7 +100,7 @@ def test_eight_processes_appending_at_once_keep_every_row(target):
     for p in procs:
         p.start()
     # A guard against a hang, not a speed limit (speed is benchmarks/store.py's): on 2 busy cores
-    # PostgreSQL's 4000 appends, each on its own new connection, took over 3 minutes.
+    # PostgreSQL's 4000 appends took over 3 minutes when each opened its own connection.
     reports = [queue.get(timeout=600) for _ in procs]
     for p in procs:
         p.join(timeout=60)
@@ -117,8 +117,8 @@ def test_eight_processes_appending_at_once_keep_every_row(target):
     all_ids = [i for ids in ids_of.values() for i in ids]
     assert sorted(all_ids) == list(range(1, 4001))
 
-    # every row readable and equal to what its writer wrote for that id (read in one go:
-    # on PostgreSQL each get() is a new connection; get() itself is checked on a sample)
+    # every row readable and equal to what its writer wrote for that id (read in one go;
+    # get() itself is checked on a sample)
     frame = log.to_frame().set_index("id", drop=False)
     for worker, ids in ids_of.items():
         for i, row_id in enumerate(ids):

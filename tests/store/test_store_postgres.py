@@ -182,3 +182,82 @@ def test_a_row_the_aid_never_writes_is_a_store_error_naming_its_id(
         log.get(2)
     assert log.get(1).urgency.value == "urgent"
     assert json.loads(GOOD["result_json"])["reasons"]  # the baseline row itself is valid
+
+
+def _backends(pg_server, pid: int) -> int:
+    with pg_server.admin() as con:
+        return con.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()[0]
+
+
+def test_one_log_object_keeps_one_connection_until_closed(pg_server, pg_url, cases, results):
+    """Connecting for every append made 8 x 500 appends take minutes (issue 13): a log object
+    keeps one connection for all its operations, and close() (or a with block) ends it."""
+    with EncounterLog(pg_url) as log:
+        backend = log._con.info.backend_pid
+        for name in ("soon", "urgent", "emergency"):
+            log.append(cases[name], results[name])
+        assert log.count() == 3 and log.get(2).urgency.value == "urgent"
+        assert len(log.to_frame()) == 3
+        assert log._con.info.backend_pid == backend and _backends(pg_server, backend) == 1
+    deadline = time.monotonic() + 5
+    while _backends(pg_server, backend) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _backends(pg_server, backend) == 0, "close() left the connection open"
+    assert log.count() == 3  # still usable after close(): it connects again
+
+
+def test_a_connection_closed_by_the_server_is_replaced_once_without_losing_an_append(
+    pg_server, pg_url, cases, results
+):
+    log = EncounterLog(pg_url)
+    assert log.append(cases["soon"], results["soon"]) == 1
+    for step in ("append", "count"):
+        backend = log._con.info.backend_pid
+        with pg_server.admin() as con:  # what a server restart or an idle timeout does
+            assert con.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone()[0]
+        if step == "append":
+            assert log.append(cases["urgent"], results["urgent"]) == 2
+        else:
+            assert log.count() == 2
+        assert log._con.info.backend_pid != backend
+    assert [e.urgency.value for e in (log.get(1), log.get(2))] == ["soon", "urgent"]
+
+
+def test_a_forked_child_never_uses_or_closes_the_parents_connection(
+    pg_server, pg_url, cases, results
+):
+    """A Voila kernel or a worker forked from a process that holds a log: the child opens its
+    own connection, and the parent's session is left alone (closing it in the child would end
+    the parent's session on the server)."""
+    log = EncounterLog(pg_url)
+    log.append(cases["soon"], results["soon"])
+    backend = log._con.info.backend_pid
+    pid = os.fork()
+    if pid == 0:  # child: never return into pytest
+        code = 1
+        try:
+            ok = log.append(cases["urgent"], results["urgent"]) == 2
+            ok = ok and log._con.info.backend_pid != backend
+            log.close()
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child could not append on its own"
+    assert log._con.info.backend_pid == backend and _backends(pg_server, backend) == 1
+    assert log.append(cases["emergency"], results["emergency"]) == 3
+
+
+def test_the_dashboard_reuses_one_log_per_url_in_a_process(pg_url, monkeypatch):
+    import aid.store
+
+    monkeypatch.setattr(aid.store, "_SHARED_LOGS", {})  # this test's alone, closed below
+    monkeypatch.setenv("AID_DB", pg_url)
+    first = aid.store.default_log()
+    assert first is not None
+    with first:
+        assert aid.store.default_log() is first
+        first.append({}, aid.triage({}))
+        assert aid.store.default_log().count() == 1
