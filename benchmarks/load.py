@@ -225,8 +225,18 @@ def _cookies(response: Any) -> dict[str, str]:
     return jar
 
 
-async def run_session(base_url: str, timeout: float = 60.0) -> Session:
-    """One visitor: page, websocket, widget states, one answer, the card, close and beacon."""
+async def run_session(
+    base_url: str,
+    timeout: float = 60.0,
+    all_answered: asyncio.Event | None = None,
+    think_s: float = 0.0,
+) -> Session:
+    """One visitor: page, websocket, widget states, one answer, the card, close and beacon.
+
+    With ``all_answered`` the page stays open after its card until that event is set (bounded
+    by the timeout): N sessions are then open at the same time, as N people in a waiting room,
+    rather than the first ones closing while the last ones answer. ``think_s`` is the time the
+    person reads the first question before answering (0: the instant the page is usable)."""
     result = Session()
     deadline = time.monotonic() + timeout
     client = AsyncHTTPClient()
@@ -274,9 +284,14 @@ async def run_session(base_url: str, timeout: float = 60.0) -> Session:
         )
         try:
             if result.outcome != "blank":
-                await _use_page(KernelChannel(ws, uuid.uuid4().hex), deadline, start, result)
+                chan = KernelChannel(ws, uuid.uuid4().hex)
+                await _use_page(chan, deadline, start, result, think_s)
                 result.outcome = "ok"
         finally:
+            result.timings["answered_s"] = time.perf_counter() - start
+            if all_answered is not None:
+                _answered(result)
+                await _wait_event(all_answered, deadline)
             ws.close()
             result.beacon_status = await _beacon(client, base_url, kernel_id, jar)
     except TimeoutError:
@@ -285,10 +300,19 @@ async def run_session(base_url: str, timeout: float = 60.0) -> Session:
     except Exception as exc:  # noqa: BLE001 - a load test counts every failure, it never stops
         result.detail = f"{type(exc).__name__}: {exc}"
         result.outcome = "error"
+    finally:
+        _answered(result)  # a session that never reached its card must not hold the others
     return result
 
 
-async def _use_page(chan: KernelChannel, deadline: float, start: float, result: Session) -> None:
+def _answered(result: Session) -> None:
+    if all(r is not result for r in _ANSWERED):
+        _ANSWERED.append(result)
+
+
+async def _use_page(
+    chan: KernelChannel, deadline: float, start: float, result: Session, think_s: float = 0.0
+) -> None:
     info_id = chan.send("kernel_info_request", {})
     await chan.wait_for(
         deadline,
@@ -311,6 +335,8 @@ async def _use_page(chan: KernelChannel, deadline: float, start: float, result: 
     states = await chan.wait_for(deadline, states_reply)
     result.usable_s = time.perf_counter() - start
     del info_id
+    if think_s > 0:
+        await asyncio.sleep(min(think_s, max(deadline - time.monotonic(), 0.0)))
     model_id, patch = choose_answer(states)
     card_id = find_card(states)
     sent = time.perf_counter()
@@ -350,10 +376,50 @@ async def _beacon(client: Any, base_url: str, kernel_id: str, jar: dict[str, str
     return response.code
 
 
-async def run_sessions(base_url: str, n: int, timeout: float) -> list[Session]:
-    """N visitors at the same moment."""
+#: Sessions that have their card (or failed) in the current run_sessions.
+_ANSWERED: list[Session] = []
+
+
+async def _wait_event(event: asyncio.Event, deadline: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), max(deadline - time.monotonic(), 0.01))
+    except TimeoutError:
+        pass
+
+
+async def run_sessions(
+    base_url: str, n: int, timeout: float, close_together: bool = True, think: float = 0.0
+) -> list[Session]:
+    """N visitors at the same moment. With ``close_together`` every page stays open until all N
+    have their card (or failed, or timed out), then all close: the answers are measured while N
+    sessions are open. Without it each page closes as soon as it has its card. ``think`` > 0:
+    the visitors read for between 0.5 and 1.5 times ``think`` seconds (evenly spread) before
+    answering, as people do; 0: every answer is sent the instant its page is usable, in the
+    middle of the other pages loading (the harshest case)."""
     AsyncHTTPClient.configure(None, max_clients=max(n * 2, 10))
-    return list(await asyncio.gather(*(run_session(base_url, timeout) for _ in range(n))))
+    all_answered = asyncio.Event() if close_together else None
+    _ANSWERED.clear()
+
+    async def watch() -> None:
+        while len(_ANSWERED) < n:
+            await asyncio.sleep(0.05)
+        assert all_answered is not None
+        all_answered.set()
+
+    watcher = asyncio.ensure_future(watch()) if close_together else None
+    try:
+        sessions = list(
+            await asyncio.gather(
+                *(
+                    run_session(base_url, timeout, all_answered, think * (0.5 + i / max(n - 1, 1)))
+                    for i in range(n)
+                )
+            )
+        )
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    return sessions
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,6 +630,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs per N (fresh pool each)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per session")
     parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a visitor reads before answering (spread 0.5x-1.5x); 0: at once",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -584,6 +656,7 @@ def main() -> None:
         config.setdefault(section, {})[name] = json.loads(value)
     pool = int(config["VoilaConfiguration"].get("default_pool_size", 1))
     print(f"pool size: {pool}; settings changed from voila.json: {args.set or 'none'}")
+    print(f"think time before the answer: {args.think} s (spread 0.5x-1.5x; 0 = at once)")
     rows = []
     with tempfile.TemporaryDirectory(prefix="aid-load-") as tmp:
         (Path(tmp) / "voila.json").write_text(json.dumps(config))
@@ -595,7 +668,7 @@ def main() -> None:
                 for _ in range(args.rounds):
                     server.wait_pool_refilled()
                     mem_before = rss_mb(server.process.pid)
-                    sessions = asyncio.run(_run_and_measure(server, n, args.timeout))
+                    sessions = asyncio.run(_run_and_measure(server, n, args.timeout, args.think))
                     mem_open = _MEM_OPEN.pop()
                     rows.append(summarise(n, sessions, mem_before, mem_open))
                     time.sleep(2)
@@ -613,7 +686,9 @@ def main() -> None:
 _MEM_OPEN: list[float] = []
 
 
-async def _run_and_measure(server: Server, n: int, timeout: float) -> list[Session]:
+async def _run_and_measure(
+    server: Server, n: int, timeout: float, think: float = 0.0
+) -> list[Session]:
     """Run N sessions; sample the server's memory while they are all open (before closing)."""
     peak = 0.0
 
@@ -625,7 +700,7 @@ async def _run_and_measure(server: Server, n: int, timeout: float) -> list[Sessi
 
     sampler = asyncio.ensure_future(sample())
     try:
-        return await run_sessions(server.url, n, timeout)
+        return await run_sessions(server.url, n, timeout, think=think)
     finally:
         sampler.cancel()
         _MEM_OPEN.append(peak)

@@ -166,13 +166,16 @@ class AidForm(anywidget.AnyWidget):
 
     questions = traitlets.List().tag(sync=True)  # type: ignore[var-annotated]
     steps = traitlets.List().tag(sync=True)  # type: ignore[var-annotated]
-    answers = traitlets.Dict().tag(sync=True)
+    # The traits the page writes are not echoed back (ipywidgets 8's echo_update serves several
+    # views of one model; this page has one): one kernel message fewer per click or keystroke
+    # for Voila's single server thread to relay when a clinic's worth of people answer at once.
+    answers = traitlets.Dict().tag(sync=True, echo_update=False)
     visible = traitlets.Dict().tag(sync=True)
     errors = traitlets.Dict().tag(sync=True)
     card = traitlets.Unicode("").tag(sync=True)
     bar = traitlets.Dict().tag(sync=True)
-    notes = traitlets.Unicode("").tag(sync=True)
-    subject = traitlets.Unicode("").tag(sync=True)
+    notes = traitlets.Unicode("").tag(sync=True, echo_update=False)
+    subject = traitlets.Unicode("").tag(sync=True, echo_update=False)
     subject_error = traitlets.Unicode("").tag(sync=True)
     saves = traitlets.Unicode("").tag(sync=True)
     finish_state = traitlets.Dict().tag(sync=True)

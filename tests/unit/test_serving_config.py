@@ -5,6 +5,7 @@ The behaviour they produce is proved against real servers in tests/serving and t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from aid.serving import (
     TEMPLATE_DIR,
     WAITING_PARTIAL,
     OpenPages,
+    built_pages_waiting,
     template_partials,
 )
 
@@ -54,6 +56,46 @@ def test_voila_json_selects_the_template_and_the_serving_settings():
     assert culling["cull_idle_timeout"] > 0 and culling["cull_interval"] > 0
     assert culling["cull_connected"] is False  # an open page is never culled under its reader
     assert CONFIG["ClinicIdentityProvider"]["max_sessions"] > voila["default_pool_size"]
+    # The pool builds a few kernels at a time, when the people answering leave it a moment.
+    manager = import_item(voila["multi_kernel_manager_class"])
+    assert manager.__name__ == "ClinicKernelManager"
+    assert CONFIG["ClinicKernelManager"]["starts_at_once"] >= 0
+
+
+def _pool_entry(loop: asyncio.AbstractEventLoop, started: bool, built: bool) -> asyncio.Future:
+    """A Voila pool entry: the task starting a kernel, whose result holds the page-build task."""
+    page = loop.create_future()
+    if built:
+        page.set_result(([], None))
+    entry = loop.create_future()
+    if started:
+        entry.set_result({"kernel_id": "k", "task": page, "renderer": None})
+    return entry
+
+
+def test_built_pages_waiting_counts_the_built_pages_at_the_front_of_the_pool():
+    """Voila hands out the front entry whether built or not: only a built front counts."""
+    loop = asyncio.new_event_loop()
+    try:
+        built, building, starting = (True, True), (True, False), (False, False)
+
+        def entries(*kinds: tuple[bool, bool]) -> list[asyncio.Future]:
+            return [_pool_entry(loop, *kind) for kind in kinds]
+
+        pools = {
+            "dash.ipynb": entries(built, built, building),
+            "front-building.ipynb": entries(building, built),
+            "starting.ipynb": entries(starting),
+            "empty.ipynb": [],
+        }
+        assert built_pages_waiting(pools, "dash.ipynb") == 2
+        assert built_pages_waiting(pools, "front-building.ipynb") == 0
+        assert built_pages_waiting(pools, "starting.ipynb") == 0
+        # No pool (preheating off, or none yet): Voila starts a kernel per page; no waiting.
+        assert built_pages_waiting(pools, "empty.ipynb") is None
+        assert built_pages_waiting(pools, "other.ipynb") is None
+    finally:
+        loop.close()
 
 
 def test_open_pages_counts_pages_being_served_and_pages_whose_kernel_runs():
@@ -74,3 +116,42 @@ def test_the_kernel_id_is_read_as_voila_writes_it():
     kid = "1fdef50b-c6af-4565-907a-44bc0fb5d5dd"
     config = json.dumps({"baseUrl": "/", "kernelId": kid})
     assert KERNEL_ID.search(f'<script id="jupyter-config-data">{config}</script>').group(1) == kid
+
+
+def test_page_templates_are_compiled_once_for_every_page_voila_builds(monkeypatch):
+    """Voila builds each page with a new exporter and Jinja environment; with the shared cache
+    (aid.serving.share_compiled_page_templates) the second page compiles nothing."""
+    from jinja2 import Environment
+    from voila.exporter import VoilaExporter
+    from voila.paths import collect_template_paths
+
+    from aid.serving import COMPILED_TEMPLATES, share_compiled_page_templates
+
+    share_compiled_page_templates()
+    share_compiled_page_templates()  # a second call does not wrap twice
+    compiled: list[str | None] = []
+    compile_source = Environment.compile
+
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_source(self, source, name, filename, *args, **kwargs)
+
+    monkeypatch.setattr(Environment, "compile", counting)
+    paths = collect_template_paths(["voila", "nbconvert"], TEMPLATE_DIR.name)
+    hits = []
+    for _ in range(2):
+        environment = VoilaExporter(template_paths=paths, template_name="aid").environment
+        assert environment.bytecode_cache is COMPILED_TEMPLATES
+        before = len(compiled)
+        environment.get_template("index.html.j2")
+        hits.append((len(compiled) - before, COMPILED_TEMPLATES.hits))
+    assert hits[1][0] == 0, "the second page compiled its template again"
+    assert hits[1][1] > hits[0][1]
+
+
+def test_the_page_does_not_echo_what_it_writes():
+    """One kernel message fewer per click for the server thread to relay (aid.ui.form)."""
+    from aid.ui.form import AidForm
+
+    assert {"answers", "notes", "subject"} <= set(AidForm.class_trait_names(echo_update=False))
+    assert "card" not in AidForm.class_trait_names(echo_update=False)
