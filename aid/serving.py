@@ -34,6 +34,7 @@ pool after a crowd never takes the cores from the people answering.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import time
@@ -179,6 +180,8 @@ class ClinicIdentityProvider(PasswordIdentityProvider):
             return False
         if built_pages_waiting(pools, notebook) == 0:
             self.log.info("A visitor waits: no built page in the pool yet (waiting page sent)")
+            if isinstance(handler.kernel_manager, ClinicKernelManager):  # type: ignore[attr-defined]
+                handler.kernel_manager.someone_waits()  # type: ignore[attr-defined]
             return True
         return False
 
@@ -268,7 +271,7 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         10.0,
         config=True,
         help="Seconds a start waits for that quiet at most, so the pool still fills while people "
-        "answer without pause.",
+        "answer without pause. Not waited while a visitor is on the waiting page.",
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -277,6 +280,11 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         self._slots: asyncio.Semaphore | None = None
         #: The tasks giving slots back, referenced so that they are not garbage-collected.
         self._waiters: set[asyncio.Future[None]] = set()
+        self._visitor_waited = -math.inf
+
+    def someone_waits(self) -> None:
+        """A visitor got the waiting page: build the next page without waiting for quiet."""
+        self._visitor_waited = time.monotonic()
 
     def _start_slots(self) -> asyncio.Semaphore:
         if self._slots is None:
@@ -302,9 +310,12 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         return kernel_id
 
     async def _quiet_moment(self) -> None:
-        """Until no kernel has sent a message for ``quiet_before_start`` seconds (bounded)."""
+        """Until no kernel has sent a message for ``quiet_before_start`` seconds (bounded), unless
+        a visitor is waiting for a page (one came in the last 5 s: the page reloads every 3 s)."""
         asked = time.monotonic()
         while time.monotonic() - asked < self.longest_start_delay:
+            if time.monotonic() - self._visitor_waited < 5.0:
+                return
             last = getattr(self, "last_kernel_activity", None)  # set by jupyter_server
             if last is None or (utcnow() - last).total_seconds() >= self.quiet_before_start:
                 return

@@ -40,7 +40,9 @@ Emergency). Steps 1-3 and 5 stay as they are.
 Printed per N: pages that worked, blank pages, visitors who saw a waiting page (by kind), visitors
 still waiting at the timeout, errors, time to usable (waits included) and answer to
 card (p50, p95, max), server memory (Voila and all its kernels, resident) with every session open,
-memory per session, and kernels left after the pages closed. Every loop is bounded in count and in
+memory per session, and kernels left after the pages closed. All N pages stay open until every
+one has its card (N people in the waiting room at once), except when N is above
+``max_sessions`` (marked ``*``). Every loop is bounded in count and in
 time (``--timeout`` per session), and the script stops the server it started.
 """
 
@@ -655,6 +657,7 @@ def main() -> None:
         section, _, name = key.partition(".")
         config.setdefault(section, {})[name] = json.loads(value)
     pool = int(config["VoilaConfiguration"].get("default_pool_size", 1))
+    limit = int(config.get("ClinicIdentityProvider", {}).get("max_sessions", 0))
     print(f"pool size: {pool}; settings changed from voila.json: {args.set or 'none'}")
     print(f"think time before the answer: {args.think} s (spread 0.5x-1.5x; 0 = at once)")
     rows = []
@@ -668,9 +671,14 @@ def main() -> None:
                 for _ in range(args.rounds):
                     server.wait_pool_refilled()
                     mem_before = rss_mb(server.process.pid)
-                    sessions = asyncio.run(_run_and_measure(server, n, args.timeout, args.think))
+                    # Beyond the open-page limit, visitors get in only as others leave.
+                    together = limit == 0 or n <= limit
+                    sessions = asyncio.run(
+                        _run_and_measure(server, n, args.timeout, args.think, together)
+                    )
                     mem_open = _MEM_OPEN.pop()
                     rows.append(summarise(n, sessions, mem_before, mem_open))
+                    rows[-1]["together"] = together
                     time.sleep(2)
                     rows[-1]["kernels_after"] = len(kernel_pids(server.process.pid))
             log = server.log_text()
@@ -687,9 +695,11 @@ _MEM_OPEN: list[float] = []
 
 
 async def _run_and_measure(
-    server: Server, n: int, timeout: float, think: float = 0.0
+    server: Server, n: int, timeout: float, think: float = 0.0, together: bool = True
 ) -> list[Session]:
-    """Run N sessions; sample the server's memory while they are all open (before closing)."""
+    """Run N sessions; sample the server's memory while they are open. ``together``: every page
+    stays open until all N have their card; otherwise each closes after its card (needed when
+    N is over the open-page limit, where the last visitors get in only as others leave)."""
     peak = 0.0
 
     async def sample() -> None:
@@ -700,7 +710,7 @@ async def _run_and_measure(
 
     sampler = asyncio.ensure_future(sample())
     try:
-        return await run_sessions(server.url, n, timeout, think=think)
+        return await run_sessions(server.url, n, timeout, close_together=together, think=think)
     finally:
         sampler.cancel()
         _MEM_OPEN.append(peak)
@@ -717,7 +727,8 @@ def _print_table(rows: list[dict]) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['n']} | {r['ok']}/{r['n']} | {r['blank']} "
+            f"| {r['n']}{'' if r.get('together', True) else '*'} | {r['ok']}/{r['n']} "
+            f"| {r['blank']} "
             f"| {r['waited']} ({r['waited_ready']} / {r['waited_busy']}) "
             f"| {r['still_waiting']} | {r['errors']} "
             f"| {r['usable_p50']:.2f} / {r['usable_p95']:.2f} / {r['usable_max']:.2f} "
@@ -725,6 +736,10 @@ def _print_table(rows: list[dict]) -> None:
             f"| {r['mem_open']:.0f} | {r['mem_per_session']:.0f} | {r['beacon_refused']} "
             f"| {r.get('kernels_after', '?')} |"
         )
+    if not all(r.get("together", True) for r in rows):
+        print("* N above max_sessions: each page closed as soon as it had its card, so that the")
+        print("  visitors beyond the limit could get in; otherwise all N pages stayed open until")
+        print("  every one had its card.")
     for r in rows:
         for detail in r["details"]:
             print(f"N={r['n']} error: {detail}")
