@@ -7,6 +7,7 @@ so the tests and the load test speak the page's protocol the same way.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +29,22 @@ def _load_benchmark():
 _load_benchmark()
 
 
+#: Smaller than the clinic's 25 (built one at a time, about a minute), and smaller than the 20
+#: visitors of the crowd test, so that the crowd meets the waiting page too.
+POOL = 10
+
+
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory) -> Iterator:
-    """One Voila server per module, on the repo's own voila.json (like ``make dashboard``)."""
+    """One Voila server per module, on the repo's voila.json (like ``make dashboard``) with a
+    pool of ``POOL``."""
     import aid_load
 
-    server = aid_load.Server(tmp_path_factory.mktemp("serving"))
+    work = tmp_path_factory.mktemp("serving")
+    config = json.loads((ROOT / "voila.json").read_text())
+    config["VoilaConfiguration"]["default_pool_size"] = POOL
+    (work / "voila.json").write_text(json.dumps(config))
+    server = aid_load.Server(work, config_dir=work)
     try:
         server.wait_ready()
         server.wait_pool_refilled(timeout=240)  # the pool has built its pages: the server is idle
