@@ -107,8 +107,15 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
+# The tests that run in-process (engine, knowledge, UI without a browser, notebooks' guard) are
+# spread over every core (pytest-xdist); the ones that start real services (SQLite and
+# PostgreSQL writers, Voila servers, Chromium, HAProxy) run one after another, so that no test
+# meets a server slowed by another test. Every test runs exactly once: the two lists cover tests/.
+IN_PROCESS_TESTS := tests/unit tests/ui tests/test_notebooks_nbval_guard.py
+SERVICE_TESTS := tests/store tests/serving tests/browser tests/deploy
 test: $(VENV)/.installed-test $(TEMPLATE_LINK) chromium $(AXE) lforms postgresql haproxy lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --durations=10 $(IN_PROCESS_TESTS)
+	$(BIN)/python -m pytest --durations=10 $(SERVICE_TESTS)
 	$(BIN)/python -m pytest $(NBVAL) -p no:cacheprovider notebooks/
 
 # Regenerate the seeded sample export, then execute every notebook in place, keeping outputs.

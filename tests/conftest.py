@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg_server import PgServer, remove, start_server
+from pg_server import PgServer, running_server
 
 _SCHEMAS = itertools.count(1)
 
@@ -50,12 +50,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    server = start_server()
-    try:
-        server.create_database("aid")
+    with running_server() as server:
         yield server
-    finally:
-        remove(server)
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,3 +214,14 @@ if __name__ == "__main__":  # pragma: no cover - manual use
         pass
     finally:
         remove(srv)
+
+
+@contextmanager
+def running_server(database: str = "aid") -> Iterator[PgServer]:
+    """A fresh server with ``database`` created, removed (stopped and deleted) afterwards."""
+    server = start_server()
+    try:
+        server.create_database(database)
+        yield server
+    finally:
+        remove(server)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pg_server import PgServer, remove, start_server
+from pg_server import PgServer, running_server
 
 import aid
 from aid.store import EncounterLog, StoreError
@@ -69,12 +69,8 @@ while not os.path.exists(stop_file) and time.monotonic() < deadline:
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[PgServer]:
     """This module's own server (one start for both tests; each leaves it running)."""
-    server = start_server()
-    try:
-        server.create_database("aid")
+    with running_server() as server:
         yield server
-    finally:
-        remove(server)
 
 
 def _url(server: PgServer, database: str = "aid") -> str:
