@@ -116,7 +116,14 @@ def test_a_server_crash_mid_append_loses_nothing_returned_and_the_log_reconnects
         restarted_at = len(events)
         read_until(lambda: sum("ok" in e for e in events[restarted_at:]) >= 20, "new appends")
         stop_file.touch()
-        rest, err = writer.communicate(timeout=60)
+        # Read through the same buffered file as readline() above: communicate() would read the
+        # pipe itself and miss the lines readline() had already buffered (an append that
+        # returned would then look unreported). The guard kills a writer that never stops.
+        rest = writer.stdout.read()
+        err = writer.stderr.read()
+        writer.wait(timeout=60)
+        writer.stdout.close()
+        writer.stderr.close()
         events += [json.loads(line) for line in rest.splitlines()]
     finally:
         guard.cancel()
