@@ -33,18 +33,24 @@ FAILSAFE_TITLE = "Sorry, something went wrong and the aid cannot give advice rig
 FAILSAFE_ADVICE = "Please contact a doctor, nurse or pharmacist about your back or rib pain."
 #: The same signs for a visitor waiting for the questionnaire: nothing went wrong there.
 WAITING_TITLE = "While you wait"
+ROLE_ALERT = " role='alert'"
 
 
-def failsafe_html(title: str = FAILSAFE_TITLE, advice: str = FAILSAFE_ADVICE) -> str:
+def failsafe_html(
+    title: str = FAILSAFE_TITLE, advice: str = FAILSAFE_ADVICE, alert: bool = True
+) -> str:
     """The calm message shown instead of advice when anything fails (no error details).
 
-    ``title`` and ``advice`` change only for the waiting page, which shows the same emergency
-    warning signs while the questionnaire is being prepared (``aid.serving``).
+    ``title``, ``advice`` and ``alert`` change only for the waiting page, which shows the same
+    emergency warning signs while the questionnaire is being prepared (``aid.serving``). That
+    page reloads itself every few seconds, so it is not an ARIA alert: a screen reader would
+    read the whole list out again at every reload.
     """
     signs = "".join(f"<li>{escape(s)}</li>" for s in WARNING_SIGNS)
     lead = f"{escape(advice)} " if advice else ""
     return (
-        "<div class='aid-failsafe' role='alert' style='border:2px solid #555;border-radius:6px;"
+        f"<div class='aid-failsafe'{ROLE_ALERT if alert else ''} "
+        "style='border:2px solid #555;border-radius:6px;"
         "padding:12px 16px;background:#f5f5f5;color:#1a1a1a'>"
         f"<div style='font-size:1.2em;font-weight:bold'>{escape(title)}</div>"
         f"<p>{lead}<b>If any of these apply, call emergency services or go to the emergency "
