@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from load_client import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
@@ -33,7 +34,6 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 #: The widths the dashboard is proved on: a phone, a tablet held upright, a desktop.
 VIEWPORTS = {"phone": (390, 844), "tablet": (768, 1024), "desktop": (1280, 900)}
 STARTUP_TIMEOUT = 180.0
-
 
 #: The browser tests open their pages one after another (9 at once at most, in the load test,
 #: where visitors beyond the pool get the waiting page and follow it), so a pool of 6 serves them;
@@ -76,28 +76,12 @@ class VoilaServer:
 def _wait_idle(pid: int, deadline: float) -> None:
     """Until the server and its kernels stop using CPU: the preheated pool has built its pages
     (the log says "filled" when the pool's kernels have started, before they build the page)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def cpu() -> float:
-        total, stack, seen = 0, [pid], set()
-        while stack:
-            p = stack.pop()
-            if p in seen:
-                continue
-            seen.add(p)
-            try:
-                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-                for task in Path(f"/proc/{p}/task").glob("*/children"):
-                    stack += [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue
-        return total / ticks
+    cpu = load_benchmark().cpu_seconds  # the server and all its descendants
 
     while time.monotonic() < deadline:
-        before = cpu()
+        before = cpu(pid)
         time.sleep(1)
-        if cpu() - before < 0.1:
+        if cpu(pid) - before < 0.1:
             return
 
 

@@ -8,18 +8,17 @@ closed or reloaded stops its kernel (the beacon works around upstream Voila #145
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import re
 import signal
-import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from load_client import load_benchmark
 
 from aid.report import EMERGENCY_SIGNS
 
@@ -33,12 +32,7 @@ LOST_WORDS = "your answers are no longer being checked"
 
 def _benchmark():
     """benchmarks/load.py: its Voila server and its light websocket client."""
-    if "aid_load" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("aid_load", ROOT / "benchmarks" / "load.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["aid_load"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["aid_load"]
+    return load_benchmark()
 
 
 def kernel_id(page) -> str:

@@ -6,27 +6,17 @@ so the tests and the load test speak the page's protocol the same way.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from load_client import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_benchmark():
-    if "aid_load" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("aid_load", ROOT / "benchmarks" / "load.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["aid_load"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["aid_load"]
-
-
-_load_benchmark()
+load_benchmark()  # registers the module aid_load, which test_serving.py uses
 
 
 #: Smaller than the clinic's 25 (built one at a time, about a minute), and smaller than the 20
