@@ -6,6 +6,7 @@ The behaviour they produce is proved against real servers in tests/serving and t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -155,3 +156,160 @@ def test_the_page_does_not_echo_what_it_writes():
 
     assert {"answers", "notes", "subject"} <= set(AidForm.class_trait_names(echo_update=False))
     assert "card" not in AidForm.class_trait_names(echo_update=False)
+
+
+def test_voila_json_selects_the_kernel_websocket_connection():
+    connection = import_item(CONFIG["Voila"]["kernel_websocket_connection_class"])
+    assert connection.__name__ == "ClinicKernelConnection"
+    assert connection().limit_rate is False  # the served notebook prints nothing
+
+
+def test_a_pages_kernel_websocket_sends_each_message_at_once(monkeypatch):
+    """``ClinicKernelConnection.connect`` turns Nagle's algorithm off on the page's real TCP
+    socket (read back with getsockopt on a websocket served by Tornado in this process); the
+    kernel side of the connection is Jupyter's own and not under test here."""
+    import socket
+
+    from jupyter_server.services.kernels.connection.channels import (
+        ZMQChannelsWebsocketConnection,
+    )
+    from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
+    from tornado import web, websocket
+    from tornado.httpserver import HTTPServer
+    from tornado.testing import bind_unused_port
+
+    from aid.serving import ClinicKernelConnection
+
+    monkeypatch.setattr(ZMQChannelsWebsocketConnection, "connect", lambda self: None)
+    seen: dict[str, int] = {}
+
+    class Page(KernelWebsocketHandler):
+        """Jupyter's kernel websocket handler without its login and kernel lookup."""
+
+        async def prepare(self) -> None:
+            pass
+
+        async def get(self) -> None:  # type: ignore[override]
+            await websocket.WebSocketHandler.get(self)
+
+        def select_subprotocol(self, subprotocols: list[str]) -> None:
+            return None
+
+        def open(self) -> None:  # type: ignore[override]
+            sock = self.ws_connection.stream.socket  # type: ignore[union-attr]
+            seen["before"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            ClinicKernelConnection(websocket_handler=self).connect()
+            seen["after"] = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            self.close()
+
+    async def visit() -> None:
+        listener, port = bind_unused_port()
+        server = HTTPServer(web.Application([("/ws", Page)]))
+        server.add_sockets([listener])
+        try:
+            ws = await websocket.websocket_connect(f"ws://127.0.0.1:{port}/ws")
+            assert await ws.read_message() is None  # the page closed it after connecting
+            ws.close()
+        finally:
+            server.stop()
+
+    asyncio.run(visit())
+    assert seen == {"before": 0, "after": 1}
+
+
+def _iopub(session, msg_type: str, content: dict, parent_type: str | None) -> list[bytes]:
+    """One IOPub message as a kernel sends it (topic, delimiter, signature, parts)."""
+    parent = session.msg(parent_type, {}) if parent_type else {}
+    message = session.msg(msg_type, content, parent=parent)
+    return session.serialize(message, ident=f"kernel.k.{msg_type}".encode())
+
+
+def test_the_lean_activity_watch_decides_as_jupyter_servers():
+    """``ClinicKernelManager.start_watching_activity`` reads only the headers, but must keep
+    the culler's clock and the execution state exactly as upstream's watch does: the same
+    messages go through both."""
+    from jupyter_client.session import Session
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    from aid.serving import ClinicKernelManager
+
+    session = Session(key=b"secret")
+
+    class Stream:
+        def on_recv(self, callback):
+            self.callback = callback
+
+    class Kernel:
+        def __init__(self) -> None:
+            self.session = session
+            self.execution_state = "starting"
+            self.last_activity = None
+            self.stream = Stream()
+
+        def connect_iopub(self) -> Stream:
+            return self.stream
+
+    messages = [
+        ("status", {"execution_state": "starting"}, None),
+        ("status", {"execution_state": "busy"}, "kernel_info_request"),  # not the user's
+        ("status", {"execution_state": "idle"}, "kernel_info_request"),
+        ("status", {"execution_state": "busy"}, "comm_msg"),  # a click on the page
+        ("comm_msg", {"comm_id": "c", "data": {"method": "update"}}, "comm_msg"),
+        ("status", {"execution_state": "idle"}, "comm_msg"),
+        ("stream", {"name": "stdout", "text": "x"}, None),
+        ("status", {"execution_state": "busy"}, "comm_info_request"),
+        ("comm_msg", {"comm_id": "c", "data": {}}, "comm_info_request"),
+        ("status", {"execution_state": "idle"}, "comm_info_request"),
+    ]
+    traces = []
+    for manager in (AsyncMappingKernelManager(), ClinicKernelManager()):
+        kernel = Kernel()
+        manager._kernels["k"] = kernel
+        manager.start_watching_activity("k")
+        trace = []
+        long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        for msg_type, content, parent_type in messages:
+            kernel.last_activity = manager.last_kernel_activity = long_ago
+            kernel.stream.callback(_iopub(session, msg_type, content, parent_type))
+            touched = kernel.last_activity != long_ago
+            assert touched == (manager.last_kernel_activity != long_ago)
+            trace.append((msg_type, kernel.execution_state, touched))
+        traces.append(trace)
+    upstream, lean = traces
+    assert lean == upstream
+    assert {touched for _, _, touched in lean} == {True, False}  # the messages test both ways
+    assert [state for _, state, _ in lean][:4] == ["starting", "idle", "idle", "busy"]
+
+
+def test_full_garbage_collection_waits_for_a_quiet_moment(monkeypatch):
+    """Due (Python's own count), it does not run while kernels talk, runs once they are quiet,
+    and runs anyway after ``longest_collection_delay``."""
+    import gc
+
+    from jupyter_server._tz import utcnow
+
+    from aid import serving
+    from aid.serving import GC_FULL_EVERY, ClinicKernelManager
+
+    collections: list[int] = []
+    monkeypatch.setattr(serving.gc, "collect", lambda *a: collections.append(1) or 0)
+    counts = {"gen2": 0}
+    monkeypatch.setattr(serving.gc, "get_count", lambda: (0, 0, counts["gen2"]))
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(serving.time, "monotonic", lambda: clock["now"])
+    manager = ClinicKernelManager(quiet_before_start=1.0, longest_collection_delay=60.0)
+
+    manager.last_kernel_activity = utcnow()  # people answering
+    assert not manager.collect_garbage_if_due()  # not due yet
+    counts["gen2"] = GC_FULL_EVERY
+    assert not manager.collect_garbage_if_due()  # due, but kernels are talking
+    clock["now"] += 30
+    assert not manager.collect_garbage_if_due()
+    clock["now"] += 31  # waited longer than longest_collection_delay
+    assert manager.collect_garbage_if_due() and len(collections) == 1
+
+    manager.last_kernel_activity = utcnow() - dt.timedelta(seconds=5)  # quiet
+    assert manager.collect_garbage_if_due() and len(collections) == 2
+    counts["gen2"] = 0
+    assert not manager.collect_garbage_if_due()
+    assert gc.get_threshold()[2] == GC_FULL_EVERY  # the test process's own GC is untouched
