@@ -28,7 +28,10 @@ once per HTTP request, before the request is handled, and does two small things 
 
 :class:`ClinicKernelManager` (``VoilaConfiguration.multi_kernel_manager_class``) is the other half
 of sizing: it lets the pool build at most ``starts_at_once`` kernels at a time, so refilling the
-pool after a crowd never takes the cores from the people answering.
+pool after a crowd never takes the cores from the people answering; it also keeps the server
+thread's own costs per message and its garbage collections out of the way of answers.
+:class:`ClinicKernelConnection` (``Voila.kernel_websocket_connection_class``) sends each of a
+page's kernel messages at once.
 """
 
 from __future__ import annotations
