@@ -396,9 +396,10 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         """Run the full collection Python would have run by now, if nobody is answering (or it
         has waited ``longest_collection_delay``). True when it ran.
 
-        Due is Python's own rule: as many young collections since the last full one as the
-        third threshold of ``gc.get_threshold()`` had before :meth:`_collect_garbage_when_quiet`
-        raised it (``GC_FULL_EVERY``).
+        Due after as many middle-generation collections since the last full one as Python's
+        own third threshold (``GC_FULL_EVERY``, before :meth:`_collect_garbage_when_quiet`
+        raised it). Python also waits until a quarter of the old objects are new, which this
+        does not: it may collect somewhat more often, always at a quiet moment.
         """
         if gc.get_count()[2] < GC_FULL_EVERY:
             self._collection_due_since = None
@@ -474,9 +475,8 @@ class ClinicKernelConnection(ZMQChannelsWebsocketConnection):
     ``voila.json``: ``"Voila": {"kernel_websocket_connection_class": ...}``. Tornado leaves
     Nagle's algorithm on for websockets, and Jupyter does not turn it off: a small message that
     follows another (the card after the kernel's "busy", a reply after "idle") waited for the
-    page's delayed TCP acknowledgement, about 40 ms on Linux. Measured with one page answering
-    200 times: answer to card p50 48 ms with it, 10 ms without it (``benchmarks/load.py``,
-    README "Running it for a clinic").
+    page's delayed TCP acknowledgement, about 40 ms on Linux. ``benchmarks/load.py``, one
+    visitor: answer to card 43 ms with it, 13 ms without it.
 
     It also leaves out Jupyter's IOPub rate limit (``limit_rate``), which guards a browser
     against a notebook that prints without end. The served notebook is one fixed cell that
