@@ -30,11 +30,6 @@ NOT_SHOWN = "#aid-not-shown"
 LOST_WORDS = "your answers are no longer being checked"
 
 
-def _benchmark():
-    """benchmarks/load.py: its Voila server and its light websocket client."""
-    return load_benchmark()
-
-
 def kernel_id(page) -> str:
     return page.evaluate(
         "JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
@@ -42,7 +37,7 @@ def kernel_id(page) -> str:
 
 
 def kernel_pid(server_pid: int, kid: str) -> int | None:
-    for pid in _benchmark().kernel_pids(server_pid):
+    for pid in load_benchmark().kernel_pids(server_pid):
         try:
             if kid in Path(f"/proc/{pid}/cmdline").read_text():
                 return pid
@@ -137,7 +132,9 @@ def test_empty_cell_output_shows_the_failsafe_at_once(browser, tmp_path):
             }
         )
     )
-    server = _benchmark().Server(tmp_path, config_dir=_small_config(tmp_path), notebook=notebook)
+    server = load_benchmark().Server(
+        tmp_path, config_dir=_small_config(tmp_path), notebook=notebook
+    )
     context = browser.new_context()
     try:
         server.wait_ready()
@@ -156,7 +153,7 @@ def test_a_visitor_with_no_page_built_is_told_to_wait_then_gets_the_questionnair
 ):
     """Pool of 1, taken by another visitor, refill held back 4 s: Chromium shows the waiting page
     in words with the warning signs, and then the questionnaire, without anyone reloading."""
-    load = _benchmark()
+    load = load_benchmark()
     config_dir = _small_config(tmp_path)
     config = json.loads((config_dir / "voila.json").read_text())
     config["VoilaKernelManager"] = {"fill_delay": 4}
@@ -184,7 +181,7 @@ def test_a_visitor_with_no_page_built_is_told_to_wait_then_gets_the_questionnair
 
 def test_server_stop_and_restart_says_so(browser, tmp_path, first_question):
     """The server stops: the open page says so at once; after a restart a reload works."""
-    load = _benchmark()
+    load = load_benchmark()
     config_dir = _small_config(tmp_path)
     server = load.Server(tmp_path, config_dir=config_dir)
     context = browser.new_context()
@@ -209,7 +206,7 @@ def test_server_stop_and_restart_says_so(browser, tmp_path, first_question):
 def test_page_under_load_is_never_blank(browser, voila, first_question):
     """While 8 other visitors open the dashboard at once, a browser page shows the questionnaire
     (or, if it cannot in time, the fail-safe): never an empty page."""
-    load = _benchmark()
+    load = load_benchmark()
     outcomes: list = []
     others = threading.Thread(
         target=lambda: outcomes.extend(asyncio.run(load.run_sessions(voila.url, 8, timeout=180)))
