@@ -37,6 +37,7 @@ page's kernel messages at once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import math
 import os
@@ -248,6 +249,13 @@ GC_FULL_EVERY = gc.get_threshold()[2]
 #: calls them.
 GC_NEVER = 2**31 - 1
 
+#: The start slot a pool refill took before preparing its page (:meth:`ClinicKernelManager.
+#: _prepare_in_turn`), for the ``start_kernel`` call inside that preparation; a list so that
+#: ``start_kernel`` can mark it taken over.
+_TURN: contextvars.ContextVar[list[asyncio.Semaphore] | None] = contextvars.ContextVar(
+    "aid_start_turn", default=None
+)
+
 
 class ClinicKernelManager(AsyncMappingKernelManager):
     """Jupyter's kernel manager, starting at most ``starts_at_once`` kernels at a time.
@@ -312,6 +320,11 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         #: The tasks giving slots back, referenced so that they are not garbage-collected.
         self._waiters: set[asyncio.Future[None]] = set()
         self._visitor_waited = -math.inf
+        # Voila's pool subclass (VoilaKernelManager) defines _initialize; it is wrapped per
+        # instance because this class is its base, so a method here could not override it.
+        initialize = getattr(self, "_initialize", None)
+        if initialize is not None:
+            self._initialize = self._prepare_in_turn(initialize)
 
     def someone_waits(self) -> None:
         """A visitor got the waiting page: build the next page without waiting for quiet."""
@@ -327,12 +340,18 @@ class ClinicKernelManager(AsyncMappingKernelManager):
     # jupyter_client annotates start_kernel as returning str although the async manager's is a
     # coroutine; the override is the same call as jupyter_server's.
     async def start_kernel(self, **kwargs: Any) -> str:  # type: ignore[override]
-        slots = self._start_slots()
         if self.collect_garbage_when_quiet and self._collector is None:
             self._collector = asyncio.ensure_future(self._collect_garbage_when_quiet())
-        await slots.acquire()
+        turn = _TURN.get()
+        prepared = bool(turn)  # a pool refill that already took its slot and waited for quiet
+        if turn:
+            slots = turn.pop()
+        else:
+            slots = self._start_slots()
+            await slots.acquire()
         try:
-            await self._quiet_moment()
+            if not prepared:
+                await self._quiet_moment()
             kernel_id: str = await super().start_kernel(**kwargs)
         except BaseException:
             slots.release()
@@ -341,6 +360,36 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         self._waiters.add(waiter)
         waiter.add_done_callback(self._waiters.discard)
         return kernel_id
+
+    def _prepare_in_turn(self, initialize: Any) -> Any:
+        """Voila's preparation of a pool kernel, made to wait for a start slot and for quiet.
+
+        Voila prepares a refill (a new notebook renderer: an exporter, its preprocessors, the
+        notebook read, the page configuration read from disk) before it asks for the kernel,
+        one second after a visitor took a kernel. py-spy over 30 pages: a third of the server
+        thread's time, landing among the answers of a crowd still arriving. Now the refill
+        takes its slot and waits for the quiet moment first; ``start_kernel`` then uses that
+        slot. A restart (a kernel id given) is prepared at once, as before.
+        """
+
+        async def prepare_in_turn(
+            notebook_path: str, kernel_id: str | None = None, **kwargs: Any
+        ) -> Any:
+            if kernel_id is not None:
+                return await initialize(notebook_path, kernel_id, **kwargs)
+            slots = self._start_slots()
+            await slots.acquire()
+            turn = [slots]
+            token = _TURN.set(turn)
+            try:
+                await self._quiet_moment()
+                return await initialize(notebook_path, kernel_id, **kwargs)
+            finally:
+                _TURN.reset(token)
+                if turn:  # start_kernel never took the slot over (preparing failed)
+                    slots.release()
+
+        return prepare_in_turn
 
     async def _quiet_moment(self) -> None:
         """Until no kernel has sent a message for ``quiet_before_start`` seconds (bounded), unless

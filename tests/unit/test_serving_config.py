@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 from traitlets.utils.importstring import import_item
@@ -313,3 +314,74 @@ def test_full_garbage_collection_waits_for_a_quiet_moment(monkeypatch):
     counts["gen2"] = 0
     assert not manager.collect_garbage_if_due()
     assert gc.get_threshold()[2] == GC_FULL_EVERY  # the test process's own GC is untouched
+
+
+def test_voilas_pool_preparation_is_the_method_clinic_kernel_manager_wraps():
+    """``ClinicKernelManager`` wraps ``_initialize`` of Voila's pool class by name: if Voila
+    renamed it or changed its arguments, the refill would again prepare pages among the answers."""
+    import inspect
+
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+    from aid.serving import ClinicKernelManager
+
+    pooled = voila_kernel_manager_factory(ClinicKernelManager, True, 1)
+    parameters = list(inspect.signature(pooled._initialize).parameters)
+    assert parameters[:3] == ["self", "notebook_path", "kernel_id"]
+    assert "renderer = self._notebook_renderer_factory" in inspect.getsource(pooled._initialize)
+
+
+def test_a_refill_prepares_its_page_only_in_its_turn(monkeypatch):
+    """A pool refill takes its start slot and waits for quiet before Voila prepares the page
+    (the renderer), then starts its kernel in that same slot; a restart prepares at once; a
+    preparation that fails gives its slot back."""
+    from jupyter_server._tz import utcnow
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    from aid.serving import ClinicKernelManager
+
+    events: list[tuple[str, str, float]] = []
+
+    async def start_kernel(self, **kwargs):  # the real one starts a process
+        events.append(("kernel", kwargs["name"], time.monotonic()))
+        return kwargs["name"]
+
+    monkeypatch.setattr(AsyncMappingKernelManager, "start_kernel", start_kernel)
+
+    class Pooled(ClinicKernelManager):
+        """Prepares as Voila's VoilaKernelManager._initialize does: renderer, then kernel."""
+
+        async def _initialize(self, notebook_path, kernel_id=None, **kwargs):
+            events.append(("prepare", notebook_path, time.monotonic()))
+            if notebook_path == "broken":
+                raise RuntimeError("the notebook could not be read")
+            if kernel_id is None:
+                kernel_id = await self.start_kernel(name=notebook_path)
+            return kernel_id
+
+    async def scenario() -> None:
+        manager = Pooled(starts_at_once=1, quiet_before_start=0.3, collect_garbage_when_quiet=False)
+        manager.last_kernel_activity = utcnow()  # someone answering right now
+        asked = time.monotonic()
+        refills = [
+            asyncio.ensure_future(manager._initialize(name)) for name in ("a", "broken", "b")
+        ]
+        restart = await asyncio.wait_for(manager._initialize("r", "kernel-r"), 0.2)
+        assert restart == "kernel-r"  # at once, without a slot or quiet
+        results = await asyncio.wait_for(asyncio.gather(*refills, return_exceptions=True), 10)
+        assert results[0] == "a" and results[2] == "b"
+        assert isinstance(results[1], RuntimeError)
+        order = [(kind, name) for kind, name, _ in events]
+        assert order == [
+            ("prepare", "r"),
+            ("prepare", "a"),
+            ("kernel", "a"),
+            ("prepare", "broken"),
+            ("prepare", "b"),
+            ("kernel", "b"),
+        ]
+        first_prepared = next(t for kind, name, t in events if name == "a")
+        assert first_prepared - asked >= 0.3  # waited for the quiet moment
+        assert not manager._start_slots().locked()  # the one slot was given back
+
+    asyncio.run(scenario())
