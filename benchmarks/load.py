@@ -30,17 +30,14 @@ speaks to the server exactly as the page does:
    counted: that kernel would outlive its page.
 
 Only :func:`choose_answer`, :func:`find_card` and :func:`is_card_update` know the questionnaire
-(today: the one ``AidForm`` anywidget, its ``answers`` and ``card`` traits).
-When the dashboard becomes one anywidget with an ``answers`` dict trait, they change to: find the
-model whose ``_model_name`` is ``AnyModel`` (or whose state has ``answers``), send
-``{"answers": {"saddle_numbness": "yes"}}`` as its state patch, and recognise the card as an
-``update`` of that same model whose state carries the new card (for example ``card_html`` naming
-Emergency). Steps 1-3 and 5 stay as they are.
+(today: the one ``AidForm`` anywidget, its ``answers`` and ``card`` traits); steps 1-3 and 5 are
+the same for any page.
 
 Printed per N: pages that worked, blank pages, visitors who saw a waiting page (by kind), visitors
 still waiting at the timeout, errors, time to usable (waits included) and answer to
 card (p50, p95, max), server memory (Voila and all its kernels, resident) with every session open,
-memory per session, and kernels left after the pages closed. All N pages stay open until every
+memory per kernel (each open page holds one, and so does each page waiting in the preheated pool),
+and kernels left after the pages closed. All N pages stay open until every
 one has its card (N people in the waiting room at once), except when N is above
 ``max_sessions`` (marked ``*``). Every loop is bounded in count and in
 time (``--timeout`` per session), and the script stops the server it started.
@@ -390,14 +387,20 @@ async def _wait_event(event: asyncio.Event, deadline: float) -> None:
 
 
 async def run_sessions(
-    base_url: str, n: int, timeout: float, close_together: bool = True, think: float = 0.0
+    base_url: str,
+    n: int,
+    timeout: float,
+    close_together: bool = True,
+    think: float = 0.0,
+    when_all_answered: Callable[[], Any] | None = None,
 ) -> list[Session]:
     """N visitors at the same moment. With ``close_together`` every page stays open until all N
     have their card (or failed, or timed out), then all close: the answers are measured while N
-    sessions are open. Without it each page closes as soon as it has its card. ``think`` > 0:
-    the visitors read for between 0.5 and 1.5 times ``think`` seconds (evenly spread) before
-    answering, as people do; 0: every answer is sent the instant its page is usable, in the
-    middle of the other pages loading (the harshest case)."""
+    sessions are open, and ``when_all_answered`` is called at that moment, before any page
+    closes. Without it each page closes as soon as it has its card. ``think`` > 0: the visitors
+    read for between 0.5 and 1.5 times ``think`` seconds (evenly spread) before answering, as
+    people do; 0: every answer is sent the instant its page is usable, in the middle of the
+    other pages loading (the harshest case)."""
     AsyncHTTPClient.configure(None, max_clients=max(n * 2, 10))
     all_answered = asyncio.Event() if close_together else None
     _ANSWERED.clear()
@@ -406,6 +409,8 @@ async def run_sessions(
         while len(_ANSWERED) < n:
             await asyncio.sleep(0.05)
         assert all_answered is not None
+        if when_all_answered is not None:
+            when_all_answered()
         all_answered.set()
 
     watcher = asyncio.ensure_future(watch()) if close_together else None
@@ -573,22 +578,37 @@ def cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB (Linux /proc)."""
-    total, stack, seen = 0, [pid], set()
-    while stack:
-        p = stack.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-        stack += _children(p)
-    return total / 1024
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of the server and its kernels at one moment (Linux /proc)."""
+
+    total_mb: float  # the server and all its descendants
+    server_mb: float  # the server process alone
+    kernels: int
+
+    @property
+    def per_kernel_mb(self) -> float:
+        """What one kernel (one open page, or one waiting in the pool) costs, on average."""
+        return (self.total_mb - self.server_mb) / max(self.kernels, 1)
+
+
+def memory(pid: int) -> Memory:
+    tree = _tree(pid)
+    return Memory(
+        total_mb=sum(_rss_kb(p) for p in tree) / 1024,
+        server_mb=_rss_kb(pid) / 1024,
+        kernels=len(kernel_pids(pid)),
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -598,7 +618,7 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
-def summarise(n: int, sessions: list[Session], mem_before: float, mem_open: float) -> dict:
+def summarise(n: int, sessions: list[Session], mem_open: Memory) -> dict:
     ok = [s for s in sessions if s.outcome == "ok"]
     usable = [s.usable_s for s in ok if s.usable_s is not None]
     answer = [s.answer_ms for s in ok if s.answer_ms is not None]
@@ -620,8 +640,8 @@ def summarise(n: int, sessions: list[Session], mem_before: float, mem_open: floa
         "answer_p50": percentile(answer, 0.5),
         "answer_p95": percentile(answer, 0.95),
         "answer_max": max(answer, default=float("nan")),
-        "mem_open": mem_open,
-        "mem_per_session": (mem_open - mem_before) / max(len(ok), 1),
+        "mem_open": mem_open.total_mb,
+        "mem_per_kernel": mem_open.per_kernel_mb,
         "details": sorted({s.detail for s in sessions if s.outcome == "error"}),
     }
 
@@ -670,14 +690,13 @@ def main() -> None:
             for n in args.sessions:
                 for _ in range(args.rounds):
                     server.wait_pool_refilled()
-                    mem_before = rss_mb(server.process.pid)
                     # Beyond the open-page limit, visitors get in only as others leave.
                     together = limit == 0 or n <= limit
                     sessions = asyncio.run(
                         _run_and_measure(server, n, args.timeout, args.think, together)
                     )
                     mem_open = _MEM_OPEN.pop()
-                    rows.append(summarise(n, sessions, mem_before, mem_open))
+                    rows.append(summarise(n, sessions, mem_open))
                     rows[-1]["together"] = together
                     time.sleep(2)
                     rows[-1]["kernels_after"] = len(kernel_pids(server.process.pid))
@@ -691,28 +710,44 @@ def main() -> None:
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
-_MEM_OPEN: list[float] = []
+_MEM_OPEN: list[Memory] = []
 
 
 async def _run_and_measure(
     server: Server, n: int, timeout: float, think: float = 0.0, together: bool = True
 ) -> list[Session]:
-    """Run N sessions; sample the server's memory while they are open. ``together``: every page
-    stays open until all N have their card; otherwise each closes after its card (needed when
-    N is over the open-page limit, where the last visitors get in only as others leave)."""
-    peak = 0.0
+    """Run N sessions and read the server's memory while they are open. ``together``: every
+    page stays open until all N have their card, and the memory is read once at that moment,
+    when it is highest. Otherwise each page closes after its card (needed when N is over the
+    open-page limit, where the last visitors get in only as others leave), and the memory is
+    sampled every second for the peak.
+
+    A reading walks /proc for the server and every kernel (about 300 files with 25 kernels) and
+    blocks this client's event loop while it runs: sampled every 0.25 s during a crowd of 25, it
+    took more than half of the client's CPU (py-spy) and held back the timestamps of cards that
+    had already arrived. So no reading falls inside the timed answers of a crowd that stays
+    together."""
+    peak = Memory(0.0, 0.0, 0)
+
+    def read() -> None:
+        nonlocal peak
+        now = memory(server.process.pid)
+        if now.total_mb > peak.total_mb:
+            peak = now
 
     async def sample() -> None:
-        nonlocal peak
-        for _ in range(int(timeout * 4)):
-            peak = max(peak, rss_mb(server.process.pid))
-            await asyncio.sleep(0.25)
+        for _ in range(int(timeout)):
+            read()
+            await asyncio.sleep(1.0)
 
-    sampler = asyncio.ensure_future(sample())
+    sampler = None if together else asyncio.ensure_future(sample())
     try:
-        return await run_sessions(server.url, n, timeout, close_together=together, think=think)
+        return await run_sessions(
+            server.url, n, timeout, close_together=together, think=think, when_all_answered=read
+        )
     finally:
-        sampler.cancel()
+        if sampler is not None:
+            sampler.cancel()
         _MEM_OPEN.append(peak)
 
 
@@ -721,7 +756,7 @@ def _print_table(rows: list[dict]) -> None:
     print(
         "| N | worked | blank | waited (getting ready / busy) | still waiting | errors "
         "| usable p50 / p95 / max (s) "
-        "| answer to card p50 / p95 / max (ms) | server MB (peak) | MB per session "
+        "| answer to card p50 / p95 / max (ms) | server MB (peak) | MB per kernel "
         "| beacons refused | kernels after |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -733,7 +768,7 @@ def _print_table(rows: list[dict]) -> None:
             f"| {r['still_waiting']} | {r['errors']} "
             f"| {r['usable_p50']:.2f} / {r['usable_p95']:.2f} / {r['usable_max']:.2f} "
             f"| {r['answer_p50']:.0f} / {r['answer_p95']:.0f} / {r['answer_max']:.0f} "
-            f"| {r['mem_open']:.0f} | {r['mem_per_session']:.0f} | {r['beacon_refused']} "
+            f"| {r['mem_open']:.0f} | {r['mem_per_kernel']:.0f} | {r['beacon_refused']} "
             f"| {r.get('kernels_after', '?')} |"
         )
     if not all(r.get("together", True) for r in rows):
