@@ -603,6 +603,8 @@ class Memory:
 
 
 def memory(pid: int) -> Memory:
+    """The server ``pid``'s memory now: one walk of /proc, which blocks the caller's event loop
+    (see :func:`_run_and_measure` for when it is called)."""
     tree = _tree(pid)
     return Memory(
         total_mb=sum(_rss_kb(p) for p in tree) / 1024,
