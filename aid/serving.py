@@ -251,7 +251,7 @@ GC_NEVER = 2**31 - 1
 
 #: The start slot a pool refill took before preparing its page (:meth:`ClinicKernelManager.
 #: _prepare_in_turn`), for the ``start_kernel`` call inside that preparation; a list so that
-#: ``start_kernel`` can mark it taken over.
+#: ``start_kernel`` can take it over (pop it).
 _TURN: contextvars.ContextVar[list[asyncio.Semaphore] | None] = contextvars.ContextVar(
     "aid_start_turn", default=None
 )
@@ -342,16 +342,9 @@ class ClinicKernelManager(AsyncMappingKernelManager):
     async def start_kernel(self, **kwargs: Any) -> str:  # type: ignore[override]
         if self.collect_garbage_when_quiet and self._collector is None:
             self._collector = asyncio.ensure_future(self._collect_garbage_when_quiet())
-        turn = _TURN.get()
-        prepared = bool(turn)  # a pool refill that already took its slot and waited for quiet
-        if turn:
-            slots = turn.pop()
-        else:
-            slots = self._start_slots()
-            await slots.acquire()
+        turn = _TURN.get()  # a pool refill took its turn before Voila prepared its page
+        slots = turn.pop() if turn else await self._take_turn()
         try:
-            if not prepared:
-                await self._quiet_moment()
             kernel_id: str = await super().start_kernel(**kwargs)
         except BaseException:
             slots.release()
@@ -377,19 +370,28 @@ class ClinicKernelManager(AsyncMappingKernelManager):
         ) -> Any:
             if kernel_id is not None:
                 return await initialize(notebook_path, kernel_id, **kwargs)
-            slots = self._start_slots()
-            await slots.acquire()
-            turn = [slots]
+            turn = [await self._take_turn()]
             token = _TURN.set(turn)
             try:
-                await self._quiet_moment()
                 return await initialize(notebook_path, kernel_id, **kwargs)
             finally:
                 _TURN.reset(token)
                 if turn:  # start_kernel never took the slot over (preparing failed)
-                    slots.release()
+                    turn.pop().release()
 
         return prepare_in_turn
+
+    async def _take_turn(self) -> asyncio.Semaphore:
+        """A start slot, taken once one is free and the kernels have been quiet (the slot is
+        given back by :meth:`_release_when_built`, or at once if starting fails)."""
+        slots = self._start_slots()
+        await slots.acquire()
+        try:
+            await self._quiet_moment()
+        except BaseException:
+            slots.release()
+            raise
+        return slots
 
     async def _quiet_moment(self) -> None:
         """Until no kernel has sent a message for ``quiet_before_start`` seconds (bounded), unless
